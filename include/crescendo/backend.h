@@ -1,0 +1,209 @@
+/* crescendo/backend.h — the op table every backend fills, and how a backend is chosen.
+ *
+ * Memory order. Shapes in this file are logical (N, C, H, W). Every 4-D activation and its
+ * gradient is stored channels-last, (N, H, W, C) contiguous, on every backend: it is the order the
+ * loader writes, the one tensor cores want, and the one oneDNN convolves fastest without reorders
+ * at every elementwise op. Parameters are stored in PyTorch's order (conv OIHW, linear [out, in]);
+ * a backend reorders weights internally where its kernels want another.
+ *
+ * Gradient rule. Parameter gradients are accumulated (+=), so that gradient accumulation and shared
+ * weights need no special case; activation gradients are written (=), and where two paths meet the
+ * graph adds them with `accumulate`.
+ *
+ * Caches. Ops that need prepared state (oneDNN primitives, cuDNN algorithms, workspaces such as the
+ * max-pool argmax) take a `cr_op_cache **` owned by the caller, one per node and op. The backend
+ * fills it on first use and rebuilds it when the shapes change; `cache_destroy` frees it. */
+#ifndef CRESCENDO_BACKEND_H
+#define CRESCENDO_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crescendo/status.h"
+#include "crescendo/tensor.h"
+
+typedef struct cr_backend cr_backend;
+typedef struct cr_op_cache cr_op_cache;
+
+/* Convolution. One struct serves forward and both backward passes; unused pointers are NULL. */
+typedef struct cr_conv2d_args {
+    int n, c_in, h_in, w_in;
+    int c_out, h_out, w_out; /* from cr_conv2d_output_size */
+    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+    cr_dtype compute;        /* F32; BF16 runs the arithmetic in bf16 with fp32 in and out */
+    const float *x;          /* (N, H_in, W_in, C_in) */
+    const float *w;          /* (C_out, C_in / groups, KH, KW) */
+    const float *bias;       /* (C_out) or NULL */
+    float *y;                /* (N, H_out, W_out, C_out) */
+    const float *dy;         /* (N, H_out, W_out, C_out) */
+    float *dx;               /* (N, H_in, W_in, C_in), written */
+    float *dw;               /* like w, accumulated */
+    float *dbias;            /* (C_out) or NULL, accumulated */
+} cr_conv2d_args;
+
+/* Batch normalization over N, H, W for each channel, PyTorch's semantics: training normalizes with
+ * the biased batch variance and updates running_var with the unbiased one. */
+typedef struct cr_batchnorm_args {
+    int n, c, h, w;
+    float eps, momentum;     /* running = (1 - momentum) * running + momentum * batch */
+    const float *x;          /* (N, H, W, C) */
+    float *y;                /* (N, H, W, C) */
+    const float *gamma, *beta;             /* (C) */
+    float *running_mean, *running_var;     /* (C), updated by the training forward */
+    float *saved_mean, *saved_invstd;      /* (C), written by the training forward for backward */
+    const float *dy;         /* (N, H, W, C) */
+    float *dx;               /* (N, H, W, C), written */
+    float *dgamma, *dbeta;   /* (C), accumulated */
+} cr_batchnorm_args;
+
+typedef enum cr_pool_kind { CR_POOL_MAX, CR_POOL_AVG } cr_pool_kind;
+
+/* Max or average pooling; average excludes padding from the count only if exclude_pad is set
+ * (PyTorch's count_include_pad=True is exclude_pad=false). */
+typedef struct cr_pool2d_args {
+    cr_pool_kind kind;
+    int n, c, h_in, w_in, h_out, w_out;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    bool exclude_pad;
+    const float *x;  /* (N, H_in, W_in, C) */
+    float *y;        /* (N, H_out, W_out, C) */
+    const float *dy; /* (N, H_out, W_out, C) */
+    float *dx;       /* (N, H_in, W_in, C), written */
+} cr_pool2d_args;
+
+/* Mean over H and W: (N, H, W, C) -> (N, C). */
+typedef struct cr_global_avgpool_args {
+    int n, c, h, w;
+    const float *x;  /* (N, H, W, C) */
+    float *y;        /* (N, C) */
+    const float *dy; /* (N, C) */
+    float *dx;       /* (N, H, W, C), written */
+} cr_global_avgpool_args;
+
+/* y = x w^T + b. */
+typedef struct cr_linear_args {
+    int n, in_features, out_features;
+    cr_dtype compute;
+    const float *x;    /* (N, in) */
+    const float *w;    /* (out, in) */
+    const float *bias; /* (out) or NULL */
+    float *y;          /* (N, out) */
+    const float *dy;   /* (N, out) */
+    float *dx;         /* (N, in), written */
+    float *dw;         /* (out, in), accumulated */
+    float *dbias;      /* (out), accumulated */
+} cr_linear_args;
+
+/* Inverted dropout: kept elements are scaled by 1 / (1 - p). The mask is a pure function of
+ * (seed, stream, element index), so backward recomputes it instead of storing it. */
+typedef struct cr_dropout_args {
+    size_t count;
+    float p;
+    uint64_t seed, stream; /* stream: e.g. the step number times the node count plus the node */
+    const float *x;
+    float *y;
+    const float *dy;
+    float *dx; /* written */
+} cr_dropout_args;
+
+/* Softmax cross-entropy with label smoothing, averaged over the batch:
+ * target = (1 - smoothing) * onehot + smoothing / K, as torch.nn.CrossEntropyLoss. */
+typedef struct cr_xent_args {
+    int n, k;
+    float smoothing;
+    const float *logits;    /* (N, K) */
+    const int32_t *labels;  /* (N), each in [0, K) */
+    float *probs;           /* (N, K), written by forward, read by backward */
+    float *loss;            /* (1), host memory: the batch mean */
+    float *dlogits;         /* (N, K), written: d(mean loss) / d logits, times grad_scale */
+    float grad_scale;       /* 1, or the loss scale under fp16 */
+} cr_xent_args;
+
+/* One SGD step over a flat range, torch.optim.SGD's update:
+ * g = grad + weight_decay * param; buf = momentum * buf + (1 - dampening) * g (buf = g on the first
+ * step); g = nesterov ? g + momentum * buf : buf; param -= lr * g. */
+typedef struct cr_sgd_args {
+    size_t count;
+    float lr, momentum, dampening, weight_decay;
+    bool nesterov;
+    bool first_step;
+    float *param;
+    const float *grad;
+    float *momentum_buffer; /* NULL when momentum is 0 */
+} cr_sgd_args;
+
+typedef struct cr_backend_ops {
+    const char *name;
+
+    /* memory */
+    void *(*alloc)(cr_backend *be, size_t bytes); /* aligned to 64; NULL on failure */
+    void (*free)(cr_backend *be, void *p);
+    cr_status (*copy_to_host)(cr_backend *be, void *host_dst, const void *src, size_t bytes);
+    cr_status (*copy_from_host)(cr_backend *be, void *dst, const void *host_src, size_t bytes);
+    cr_status (*zero)(cr_backend *be, void *p, size_t bytes);
+    cr_status (*synchronize)(cr_backend *be);
+    void (*cache_destroy)(cr_backend *be, cr_op_cache *cache);
+
+    /* convolution */
+    cr_status (*conv2d_forward)(cr_backend *be, cr_op_cache **cache, const cr_conv2d_args *a);
+    cr_status (*conv2d_backward_data)(cr_backend *be, cr_op_cache **cache, const cr_conv2d_args *a);
+    cr_status (*conv2d_backward_weights)(cr_backend *be, cr_op_cache **cache,
+                                         const cr_conv2d_args *a);
+
+    /* batch normalization */
+    cr_status (*batchnorm_forward_train)(cr_backend *be, cr_op_cache **cache,
+                                         const cr_batchnorm_args *a);
+    cr_status (*batchnorm_forward_infer)(cr_backend *be, cr_op_cache **cache,
+                                         const cr_batchnorm_args *a);
+    cr_status (*batchnorm_backward)(cr_backend *be, cr_op_cache **cache, const cr_batchnorm_args *a);
+
+    /* pooling; max pooling keeps its argmax in the cache between forward and backward */
+    cr_status (*pool2d_forward)(cr_backend *be, cr_op_cache **cache, const cr_pool2d_args *a);
+    cr_status (*pool2d_backward)(cr_backend *be, cr_op_cache **cache, const cr_pool2d_args *a);
+    cr_status (*global_avgpool_forward)(cr_backend *be, const cr_global_avgpool_args *a);
+    cr_status (*global_avgpool_backward)(cr_backend *be, const cr_global_avgpool_args *a);
+
+    /* fully connected */
+    cr_status (*linear_forward)(cr_backend *be, cr_op_cache **cache, const cr_linear_args *a);
+    cr_status (*linear_backward_data)(cr_backend *be, cr_op_cache **cache, const cr_linear_args *a);
+    cr_status (*linear_backward_weights)(cr_backend *be, cr_op_cache **cache,
+                                         const cr_linear_args *a);
+
+    /* elementwise over `count` floats; x and y may alias in relu_forward and add */
+    cr_status (*relu_forward)(cr_backend *be, size_t count, const float *x, float *y);
+    /* dx = dy where y > 0, else 0 (y is the forward output) */
+    cr_status (*relu_backward)(cr_backend *be, size_t count, const float *y, const float *dy,
+                               float *dx);
+    cr_status (*add)(cr_backend *be, size_t count, const float *a, const float *b, float *y);
+    cr_status (*accumulate)(cr_backend *be, size_t count, const float *src, float *dst); /* += */
+    cr_status (*dropout_forward)(cr_backend *be, const cr_dropout_args *a);
+    cr_status (*dropout_backward)(cr_backend *be, const cr_dropout_args *a);
+
+    /* loss and optimizer */
+    cr_status (*softmax_xent_forward)(cr_backend *be, const cr_xent_args *a);
+    cr_status (*softmax_xent_backward)(cr_backend *be, const cr_xent_args *a);
+    cr_status (*sgd_step)(cr_backend *be, const cr_sgd_args *a);
+} cr_backend_ops;
+
+struct cr_backend {
+    const cr_backend_ops *ops;
+    cr_device device;
+    int threads; /* compute threads (OpenMP on the CPU) */
+    void *impl;  /* the backend's own state: oneDNN engine and stream, cuDNN handle, ... */
+};
+
+/* Output extent of a convolution or pooling window along one axis (PyTorch's floor rule). */
+static inline int cr_conv2d_output_size(int in, int kernel, int stride, int pad, int dilation) {
+    return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+/* Creates the backend for `device`; threads 0 means one per core. Fails with
+ * CR_STATUS_UNSUPPORTED when that device was not built in or is not present. */
+cr_status cr_backend_create(cr_device device, int threads, cr_backend **out);
+void cr_backend_destroy(cr_backend *be);
+/* "cpu" or "cuda"; the library's list of built-in backends for `crescendo info`. */
+const char *cr_device_name(cr_device device);
+int cr_backend_available(cr_device device);
+
+#endif

@@ -1,0 +1,67 @@
+/* Tensor views: dtype sizes and names, element counts, bf16 rounding.
+ * Nothing here allocates; memory comes from arenas and loaders. */
+#include "crescendo/tensor.h"
+
+#include <string.h>
+
+static const struct {
+    cr_dtype dtype;
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    {CR_DTYPE_F32, "F32", 4}, {CR_DTYPE_BF16, "BF16", 2}, {CR_DTYPE_F16, "F16", 2},
+    {CR_DTYPE_I64, "I64", 8}, {CR_DTYPE_I32, "I32", 4},   {CR_DTYPE_U8, "U8", 1},
+};
+enum { DTYPE_COUNT = sizeof dtypes / sizeof dtypes[0] };
+
+size_t cr_dtype_size(cr_dtype dtype) {
+    for (int i = 0; i < DTYPE_COUNT; i++)
+        if (dtypes[i].dtype == dtype) return dtypes[i].size;
+    return 0;
+}
+
+const char *cr_dtype_name(cr_dtype dtype) {
+    for (int i = 0; i < DTYPE_COUNT; i++)
+        if (dtypes[i].dtype == dtype) return dtypes[i].name;
+    return "?";
+}
+
+int cr_dtype_parse(const char *name, cr_dtype *out) {
+    for (int i = 0; i < DTYPE_COUNT; i++)
+        if (strcmp(dtypes[i].name, name) == 0) {
+            *out = dtypes[i].dtype;
+            return 0;
+        }
+    return -1;
+}
+
+int64_t cr_tensor_numel(const cr_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+size_t cr_tensor_bytes(const cr_tensor *t) {
+    return (size_t)cr_tensor_numel(t) * cr_dtype_size(t->dtype);
+}
+
+cr_tensor cr_tensor_make(cr_dtype dtype, int ndim, const int64_t *shape, void *data) {
+    cr_tensor t = {.dtype = dtype, .device = CR_DEVICE_CPU, .ndim = ndim, .data = data};
+    for (int i = 0; i < ndim && i < CR_MAX_DIMS; i++) t.shape[i] = shape[i];
+    return t;
+}
+
+uint16_t cr_f32_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float cr_bf16_to_f32(uint16_t x) {
+    uint32_t u = (uint32_t)x << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
