@@ -81,6 +81,16 @@ typedef struct cr_global_avgpool_args {
     float *dx;       /* (N, H, W, C), written */
 } cr_global_avgpool_args;
 
+/* Adaptive average pooling to (H_out, W_out), torch.nn.AdaptiveAvgPool2d's windows: output cell i
+ * averages input rows floor(i * H_in / H_out) .. ceil((i + 1) * H_in / H_out) - 1. */
+typedef struct cr_adaptive_avgpool_args {
+    int n, c, h_in, w_in, h_out, w_out;
+    const float *x;  /* (N, H_in, W_in, C) */
+    float *y;        /* (N, H_out, W_out, C) */
+    const float *dy; /* (N, H_out, W_out, C) */
+    float *dx;       /* (N, H_in, W_in, C), written */
+} cr_adaptive_avgpool_args;
+
 /* y = x w^T + b. */
 typedef struct cr_linear_args {
     int n, in_features, out_features;
@@ -163,6 +173,8 @@ typedef struct cr_backend_ops {
     cr_status (*pool2d_backward)(cr_backend *be, cr_op_cache **cache, const cr_pool2d_args *a);
     cr_status (*global_avgpool_forward)(cr_backend *be, const cr_global_avgpool_args *a);
     cr_status (*global_avgpool_backward)(cr_backend *be, const cr_global_avgpool_args *a);
+    cr_status (*adaptive_avgpool_forward)(cr_backend *be, const cr_adaptive_avgpool_args *a);
+    cr_status (*adaptive_avgpool_backward)(cr_backend *be, const cr_adaptive_avgpool_args *a);
 
     /* fully connected */
     cr_status (*linear_forward)(cr_backend *be, cr_op_cache **cache, const cr_linear_args *a);
@@ -177,6 +189,9 @@ typedef struct cr_backend_ops {
                                float *dx);
     cr_status (*add)(cr_backend *be, size_t count, const float *a, const float *b, float *y);
     cr_status (*accumulate)(cr_backend *be, size_t count, const float *src, float *dst); /* += */
+    /* dst (N, cols, rows) = src (N, rows, cols) transposed per sample: channels-last to PyTorch's
+     * (C, H, W) order for flatten, and back for its gradient */
+    cr_status (*transpose)(cr_backend *be, int n, int rows, int cols, const float *src, float *dst);
     cr_status (*dropout_forward)(cr_backend *be, const cr_dropout_args *a);
     cr_status (*dropout_backward)(cr_backend *be, const cr_dropout_args *a);
 

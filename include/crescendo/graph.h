@@ -1,0 +1,97 @@
+/* crescendo/graph.h — a model as a DAG of layers in topological order, run forward and backward.
+ *
+ * Build a graph node by node (each builder returns the new node's id; the first error is kept and
+ * reported by cr_graph_finalize, so a model definition reads as a plain list of layers), finalize it
+ * (parameters and gradients get their flat arenas, named as torchvision names them), then plan it
+ * for a batch size and input size. Planning again for another size (progressive resizing) rebuilds
+ * only the activation memory and the backend's cached primitives; parameters are untouched.
+ *
+ * Activations are channels-last (N, H, W, C) as backend.h fixes; the output is (N, K) logits. */
+#ifndef CRESCENDO_GRAPH_H
+#define CRESCENDO_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crescendo/backend.h"
+#include "crescendo/param.h"
+#include "crescendo/status.h"
+
+typedef struct cr_graph cr_graph;
+
+typedef enum cr_op {
+    CR_OP_INPUT,
+    CR_OP_CONV2D,
+    CR_OP_BATCHNORM,
+    CR_OP_RELU,
+    CR_OP_POOL2D,
+    CR_OP_ADAPTIVE_AVGPOOL, /* to a fixed (H, W); (1, 1) is global average pooling */
+    CR_OP_FLATTEN,          /* (N, H, W, C) -> (N, C*H*W) in PyTorch's (C, H, W) order */
+    CR_OP_LINEAR,
+    CR_OP_ADD,
+    CR_OP_DROPOUT
+} cr_op;
+
+cr_status cr_graph_create(cr_backend *be, int in_channels, cr_graph **out);
+void cr_graph_destroy(cr_graph *g);
+
+/* The input node, always id 0. */
+enum { CR_GRAPH_INPUT = 0 };
+
+/* Builders: append a node reading `input` and return its id, or -1 after an error (kept for
+ * cr_graph_finalize). `name` is the torchvision module path ("layer1.0.conv1"). */
+int cr_graph_conv2d(cr_graph *g, int input, const char *name, int out_channels, int kernel,
+                    int stride, int pad, int groups, bool bias);
+int cr_graph_batchnorm(cr_graph *g, int input, const char *name);
+int cr_graph_relu(cr_graph *g, int input);
+int cr_graph_maxpool(cr_graph *g, int input, int kernel, int stride, int pad);
+int cr_graph_avgpool(cr_graph *g, int input, int kernel, int stride, int pad);
+int cr_graph_adaptive_avgpool(cr_graph *g, int input, int out_h, int out_w);
+int cr_graph_flatten(cr_graph *g, int input);
+int cr_graph_linear(cr_graph *g, int input, const char *name, int out_features, bool bias);
+int cr_graph_add(cr_graph *g, int a, int b);
+int cr_graph_dropout(cr_graph *g, int input, float p);
+
+/* Ends construction: the last node is the output. Allocates the parameter, gradient and buffer
+ * arenas, sets BatchNorm to gamma 1, beta 0, running stats (0, 1), and initializes weights the way
+ * torchvision does (kaiming-normal fan-out for conv, PyTorch's default uniform for linear), from
+ * `seed`. Fails with the first builder error, if any. */
+cr_status cr_graph_finalize(cr_graph *g, uint64_t seed);
+
+/* Parameters and buffers in torchvision's state_dict order. */
+int cr_graph_param_count(const cr_graph *g);
+cr_param *cr_graph_params(cr_graph *g);
+cr_param *cr_graph_find_param(cr_graph *g, const char *name);
+/* The flat trainable range: all values (and all gradients), for optimizers and all-reduce. */
+float *cr_graph_param_values(cr_graph *g, size_t *count);
+float *cr_graph_param_grads(cr_graph *g, size_t *count);
+int cr_graph_num_classes(const cr_graph *g);
+cr_backend *cr_graph_backend(cr_graph *g);
+
+/* Sizes every activation for (batch, in_h, in_w) and (re)allocates activation memory when it
+ * grows. Fails if the input is too small for the model (a window larger than its input). */
+cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w);
+/* Bytes of activation memory the current plan holds, for logs and the memory test. */
+size_t cr_graph_activation_bytes(const cr_graph *g);
+
+/* Runs the graph on `input` (N, H, W, C_in) with N, H, W as planned (N may be smaller than the
+ * planned batch: a short last batch). training: BatchNorm uses batch statistics and updates the
+ * running ones; dropout is active. Returns the logits (N, K), valid until the next forward. */
+cr_status cr_graph_forward(cr_graph *g, const float *input, int n, bool training,
+                           const float **logits);
+
+/* Mean softmax cross-entropy of the last forward's logits against labels (N); also writes
+ * d loss / d logits for cr_graph_backward. probs (N, K) stay available for metrics. */
+cr_status cr_graph_loss(cr_graph *g, const int32_t *labels, float smoothing, float *loss,
+                        const float **probs);
+
+/* Backpropagates the loss's gradient; parameter gradients are accumulated (+=). */
+cr_status cr_graph_backward(cr_graph *g);
+cr_status cr_graph_zero_grad(cr_graph *g);
+
+/* Keys dropout masks: the same seed and step give the same masks. */
+void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step);
+/* Sets every dropout node's probability (progressive regularization). */
+void cr_graph_set_dropout(cr_graph *g, float p);
+
+#endif
