@@ -1,0 +1,83 @@
+/* JPEG through TurboJPEG: baseline, progressive, gray and CMYK, decoded at the smallest DCT scale
+ * that still covers the size the caller needs, which skips most of the work for small targets. */
+#include <stdbool.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+#include "data/decode.h"
+
+void cr_jpeg_release(void *handle) {
+    if (handle) tjDestroy(handle);
+}
+
+/* The largest reduction num/denom <= 1 that keeps the output >= (min_width, min_height). */
+static tjscalingfactor pick_scale(int width, int height, const cr_decode_options *options) {
+    tjscalingfactor best = {1, 1};
+    if (options->min_width <= 0 && options->min_height <= 0) return best;
+    int count = 0;
+    tjscalingfactor *factors = tjGetScalingFactors(&count);
+    for (int i = 0; factors && i < count; i++) {
+        tjscalingfactor f = factors[i];
+        bool reduces = f.num * best.denom < best.num * f.denom;
+        if (reduces && TJSCALED(width, f) >= options->min_width &&
+            TJSCALED(height, f) >= options->min_height)
+            best = f;
+    }
+    return best;
+}
+
+/* A warning that leaves every pixel decoded: some encoders pad between markers, and PIL reads
+ * such files without complaint. Every other warning (premature end of file, corrupt data
+ * segment) means gray or garbage pixels, and is an error. */
+static bool harmless_warning(const char *message) {
+    return strstr(message, "extraneous bytes before marker") != NULL;
+}
+
+/* In place, front to back: Adobe-inverted CMYK (as stored by Photoshop and by PIL) to RGB with
+ * PIL's cmyk2rgb arithmetic, so the pixels equal Image.convert("RGB"). */
+static void cmyk_to_rgb(uint8_t *pixels, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        int not_k = pixels[4 * i + 3]; /* stored inverted: 255 - K */
+        for (int c = 0; c < 3; c++) {
+            int ink = 255 - pixels[4 * i + c];
+            int t = ink * not_k + 128;
+            pixels[3 * i + c] = (uint8_t)(not_k - (((t >> 8) + t) >> 8));
+        }
+    }
+}
+
+cr_status cr_jpeg_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size, const char *name,
+                         const cr_decode_options *options, cr_image *out) {
+    if (!decoder->jpeg && !(decoder->jpeg = tjInitDecompress()))
+        return cr_fail(CR_STATUS_NOMEM, "%s: cannot start TurboJPEG: %s", name,
+                       tjGetErrorStr2(NULL));
+    tjhandle tj = decoder->jpeg;
+    int width = 0, height = 0, subsampling = 0, colorspace = 0;
+    if (tjDecompressHeader3(tj, bytes, (unsigned long)size, &width, &height, &subsampling,
+                            &colorspace) != 0)
+        return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG header: %s", name,
+                       tjGetErrorStr2(tj));
+    CR_TRY(cr_image_check_size(name, "JPEG", (uint64_t)width, (uint64_t)height, options));
+
+    tjscalingfactor scale = pick_scale(width, height, options);
+    int scaled_width = TJSCALED(width, scale), scaled_height = TJSCALED(height, scale);
+    bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+    int format = cmyk ? TJPF_CMYK
+                 : options->channels == 1 && colorspace == TJCS_GRAY ? TJPF_GRAY
+                                                                     : TJPF_RGB;
+    int stored = tjPixelSize[format];
+    CR_TRY(cr_image_reserve(out, name, scaled_width, scaled_height, stored, options->channels));
+    if (tjDecompress2(tj, bytes, (unsigned long)size, out->pixels, scaled_width, 0, scaled_height,
+                      format, 0) != 0) {
+        const char *message = tjGetErrorStr2(tj);
+        if (tjGetErrorCode(tj) != TJERR_WARNING || !harmless_warning(message))
+            return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG: %s", name, message);
+    }
+
+    size_t count = (size_t)scaled_width * (size_t)scaled_height;
+    if (cmyk) cmyk_to_rgb(out->pixels, count);
+    if (format != TJPF_GRAY && options->channels == 1) cr_image_rgb_to_gray(out->pixels, count);
+    out->source_width = width;
+    out->source_height = height;
+    return CR_STATUS_OK;
+}

@@ -1,0 +1,185 @@
+/* Antialiased bilinear resize, equal bit for bit to PIL's Image.resize(BILINEAR): the same
+ * coefficients (computed in double, rounded to 22-bit fixed point) and the same two passes, each
+ * rounded to 8 bits. The vertical pass runs over contiguous rows and vectorizes; the horizontal
+ * pass is specialised for 1 and 3 channels so the compiler keeps the sums in registers. */
+#include <math.h>
+#include <string.h>
+
+#include "crescendo/arena.h"
+#include "crescendo/transform.h"
+#include "data/resize.h"
+
+static const int32_t HALF = 1 << (CR_RESIZE_BITS - 1);
+
+/* The triangle filter has support 1; reducing by a factor s stretches it to s input pixels. */
+static double filter_scale(int in_size, int out_size) {
+    double scale = (double)in_size / out_size;
+    return scale < 1.0 ? 1.0 : scale;
+}
+
+static double triangle(double x) {
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static int axis_taps(int in_size, int out_size) {
+    return (int)ceil(filter_scale(in_size, out_size)) * 2 + 1;
+}
+
+static size_t axis_bytes(int in_size, int out_size) {
+    size_t n = (size_t)out_size;
+    return 2 * cr_align_up(n * sizeof(int32_t), CR_ARENA_ALIGN) +
+           cr_align_up(n * (size_t)axis_taps(in_size, out_size) * sizeof(int32_t), CR_ARENA_ALIGN);
+}
+
+static char *axis_init(cr_resize_axis *a, int in_size, int out_size, char *memory) {
+    size_t n = (size_t)out_size;
+    a->in_size = in_size;
+    a->out_size = out_size;
+    a->taps = axis_taps(in_size, out_size);
+    a->start = (int32_t *)memory;
+    memory += cr_align_up(n * sizeof(int32_t), CR_ARENA_ALIGN);
+    a->count = (int32_t *)memory;
+    memory += cr_align_up(n * sizeof(int32_t), CR_ARENA_ALIGN);
+    a->coeffs = (int32_t *)memory;
+    memory += cr_align_up(n * (size_t)a->taps * sizeof(int32_t), CR_ARENA_ALIGN);
+
+    double scale = (double)in_size / out_size, filterscale = filter_scale(in_size, out_size);
+    double support = filterscale, inverse = 1.0 / filterscale;
+    for (int i = 0; i < out_size; i++) {
+        double center = (i + 0.5) * scale;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        if (lo < 0) lo = 0;
+        if (hi > in_size) hi = in_size;
+        int count = hi - lo;
+        CR_ASSERT(count >= 1 && count <= a->taps);
+        /* the weights are evaluated twice (sum, then normalized) rather than kept, so no
+         * buffer of `taps` doubles is needed however large the reduction */
+        double sum = 0.0;
+        for (int t = 0; t < count; t++) sum += triangle((t + lo - center + 0.5) * inverse);
+        int32_t *k = a->coeffs + (size_t)i * a->taps;
+        for (int t = 0; t < a->taps; t++) {
+            double w = t < count && sum != 0.0 ? triangle((t + lo - center + 0.5) * inverse) / sum
+                                               : 0.0;
+            k[t] = (int32_t)(0.5 + w * (1 << CR_RESIZE_BITS)); /* w >= 0: rounds half up */
+        }
+        a->start[i] = lo;
+        a->count[i] = count;
+    }
+    return memory;
+}
+
+size_t cr_resize_plan_bytes(int in_width, int in_height, int out_width, int out_height,
+                            int channels) {
+    return axis_bytes(in_width, out_width) + axis_bytes(in_height, out_height) +
+           cr_align_up((size_t)in_height * (size_t)out_width * (size_t)channels, CR_ARENA_ALIGN);
+}
+
+void cr_resize_plan_init(cr_resize_plan *plan, int in_width, int in_height, int out_width,
+                         int out_height, int channels, void *memory) {
+    char *next = memory;
+    plan->channels = channels;
+    next = axis_init(&plan->horizontal, in_width, out_width, next);
+    next = axis_init(&plan->vertical, in_height, out_height, next);
+    const cr_resize_axis *v = &plan->vertical;
+    plan->first_row = v->start[0];
+    plan->last_row = v->start[out_height - 1] + v->count[out_height - 1];
+    plan->between = (uint8_t *)next;
+}
+
+static inline uint8_t to_u8(int32_t sum) {
+    int32_t v = sum >> CR_RESIZE_BITS;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One row of the horizontal pass. Inlined with a constant `channels`, so the per-channel sums
+ * stay in registers and the tap loop is tight. */
+static inline void horizontal_row(const cr_resize_axis *a, const uint8_t *src, uint8_t *dst,
+                                  int channels, bool flip) {
+    for (int i = 0; i < a->out_size; i++) {
+        const int32_t *k = a->coeffs + (size_t)i * a->taps;
+        const uint8_t *s = src + (size_t)a->start[i] * channels;
+        int32_t sum[4] = {HALF, HALF, HALF, HALF};
+        for (int t = 0; t < a->count[i]; t++)
+            for (int c = 0; c < channels; c++) sum[c] += s[t * channels + c] * k[t];
+        uint8_t *d = dst + (size_t)(flip ? a->out_size - 1 - i : i) * channels;
+        for (int c = 0; c < channels; c++) d[c] = to_u8(sum[c]);
+    }
+}
+
+cr_resize_rows cr_resize_horizontal(const cr_resize_plan *plan, const uint8_t *src, size_t stride,
+                                    bool flip) {
+    const cr_resize_axis *a = &plan->horizontal;
+    src += (size_t)plan->first_row * stride;
+    if (a->in_size == a->out_size && !flip) return (cr_resize_rows){src, stride};
+
+    size_t out_stride = (size_t)a->out_size * (size_t)plan->channels;
+    for (int r = 0; r < plan->last_row - plan->first_row; r++) {
+        const uint8_t *s = src + (size_t)r * stride;
+        uint8_t *d = plan->between + (size_t)r * out_stride;
+        switch (plan->channels) {
+        case 1: horizontal_row(a, s, d, 1, flip); break;
+        case 3: horizontal_row(a, s, d, 3, flip); break;
+        default: horizontal_row(a, s, d, plan->channels, flip); break;
+        }
+    }
+    return (cr_resize_rows){plan->between, out_stride};
+}
+
+enum { SPAN = 64 }; /* columns per block of the vertical pass: four AVX-512 accumulators */
+
+/* dst[j] = sum over t of src[t * stride + j] * k[t], for j < len <= SPAN. */
+static inline void vertical_span(const uint8_t *src, size_t stride, const int32_t *k, int n,
+                                 uint8_t *dst, int len) {
+    int32_t sum[SPAN];
+    for (int j = 0; j < len; j++) sum[j] = HALF;
+    for (int t = 0; t < n; t++) {
+        const uint8_t *s = src + (size_t)t * stride;
+        int32_t w = k[t];
+        for (int j = 0; j < len; j++) sum[j] += s[j] * w;
+    }
+    for (int j = 0; j < len; j++) dst[j] = to_u8(sum[j]);
+}
+
+void cr_resize_vertical_row(const cr_resize_plan *plan, cr_resize_rows rows, int y, uint8_t *out) {
+    const cr_resize_axis *a = &plan->vertical;
+    int width = plan->horizontal.out_size * plan->channels;
+    const uint8_t *src = rows.base + (size_t)(a->start[y] - plan->first_row) * rows.stride;
+    if (a->in_size == a->out_size) { /* PIL's identity pass: weights (1, 0) */
+        memcpy(out, src, (size_t)width);
+        return;
+    }
+    const int32_t *k = a->coeffs + (size_t)y * a->taps;
+    int j = 0;
+    for (; j + SPAN <= width; j += SPAN) vertical_span(src + j, rows.stride, k, a->count[y], out + j, SPAN);
+    if (j < width) vertical_span(src + j, rows.stride, k, a->count[y], out + j, width - j);
+}
+
+size_t cr_resize_scratch_bytes(int src_width, int src_height, int dst_width, int dst_height,
+                               int channels) {
+    return CR_ARENA_ALIGN + cr_resize_plan_bytes(src_width, src_height, dst_width, dst_height,
+                                                 channels);
+}
+
+cr_status cr_resize_u8(const uint8_t *src, int src_width, int src_height, size_t src_stride,
+                       int channels, uint8_t *dst, int dst_width, int dst_height, void *scratch,
+                       size_t scratch_bytes) {
+    if (src_width < 1 || src_height < 1 || dst_width < 1 || dst_height < 1 || channels < 1 ||
+        channels > 4 || src_stride < (size_t)src_width * (size_t)channels)
+        return cr_fail(CR_STATUS_INVALID, "resize from %dx%d (stride %zu) to %dx%d with %d "
+                       "channels: sizes out of range", src_width, src_height, src_stride,
+                       dst_width, dst_height, channels);
+    size_t need = cr_resize_scratch_bytes(src_width, src_height, dst_width, dst_height, channels);
+    if (scratch_bytes < need)
+        return cr_fail(CR_STATUS_INVALID, "resize from %dx%d to %dx%d needs %zu scratch bytes, "
+                       "given %zu", src_width, src_height, dst_width, dst_height, need,
+                       scratch_bytes);
+    cr_resize_plan plan;
+    void *memory = (void *)cr_align_up((uintptr_t)scratch, CR_ARENA_ALIGN);
+    cr_resize_plan_init(&plan, src_width, src_height, dst_width, dst_height, channels, memory);
+    cr_resize_rows rows = cr_resize_horizontal(&plan, src, src_stride, false);
+    size_t dst_stride = (size_t)dst_width * (size_t)channels;
+    for (int y = 0; y < dst_height; y++)
+        cr_resize_vertical_row(&plan, rows, y, dst + (size_t)y * dst_stride);
+    return CR_STATUS_OK;
+}
