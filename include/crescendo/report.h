@@ -1,0 +1,104 @@
+/* crescendo/report.h — what a user sees and plots while a run goes: the progress bar of an epoch,
+ * the one console line per epoch, and metrics.jsonl, one JSON object per epoch.
+ *
+ * The library never picks a stream: the caller (the CLI) passes the FILE * to draw on. */
+#ifndef CRESCENDO_REPORT_H
+#define CRESCENDO_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crescendo/status.h"
+
+/* ---- progress bar ---------------------------------------------------------------------------
+ *
+ *   train 64px  [######....] 312/468  loss 0.412  acc 85.1%  1234 img/s  ETA 0:42
+ *
+ * On a terminal the bar is redrawn in place with '\r', at most ten times a second. Elsewhere (a
+ * log file, a pipe) nothing is written until cr_progress_end, which in both cases leaves one plain
+ * summary line:
+ *
+ *   train 64px  468/468  loss 0.401  acc 85.6%  1251 img/s  0:58
+ *
+ * Rates and the ETA are measured from the first update on, so the first step's one-off costs
+ * (primitive creation, the loader filling its ring) do not skew them. */
+
+typedef enum cr_progress_style {
+    CR_PROGRESS_BAR,   /* redraw in place: chosen when the stream is a terminal */
+    CR_PROGRESS_PLAIN, /* only the summary line at the end */
+    CR_PROGRESS_QUIET  /* nothing at all */
+} cr_progress_style;
+
+typedef struct cr_progress {
+    FILE *stream;
+    cr_progress_style style;  /* set by cr_progress_begin; the caller may override it after */
+    double (*clock)(void);    /* seconds, cr_now_seconds; a test that swaps in a fake clock after
+                                 begin also sets start from it */
+    int width;                /* columns of the terminal, 80 when unknown; the bar fits in it */
+    char label[48];           /* "train 64px" */
+    int64_t total, done, images;
+    double loss, acc;         /* last values passed in; NaN hides them */
+    double start;             /* clock at begin */
+    double first_time;        /* clock at the first update, with the work done by then */
+    int64_t first_done, first_images;
+    double last_draw;         /* clock at the last redraw, for the throttle */
+    int drawn_width;          /* columns on screen, to blank what a shorter line leaves */
+} cr_progress;
+
+/* Starts an epoch of `total` steps. The style is CR_PROGRESS_BAR if stream is a terminal. */
+void cr_progress_begin(cr_progress *p, FILE *stream, const char *label, int64_t total);
+/* After step `done` of total, having seen `images` images since begin; loss and acc (a fraction)
+ * are the running values to show, NaN to leave one out. Draws only if a tenth of a second has
+ * passed since the last redraw or the epoch is complete. */
+void cr_progress_update(cr_progress *p, int64_t done, int64_t images, double loss, double acc);
+/* Replaces the bar by the summary line (or prints it), ending with a newline. */
+void cr_progress_end(cr_progress *p);
+
+/* ---- per-epoch record ---------------------------------------------------------------------- */
+
+/* One epoch as the run logs it. Accuracies are fractions in [0, 1]; a value that is NaN (no
+ * validation this epoch, a diverged loss) is written as JSON null and left off the console. */
+typedef struct cr_epoch_record {
+    int epoch;                /* 1-based */
+    int epochs;               /* planned epochs, 0 when open-ended (early stopping decides) */
+    int stage;                /* 0-based index into the resolution schedule */
+    int resolution;           /* square side in pixels */
+    int batch_size;
+    double lr;                /* at the end of the epoch */
+    double train_loss, train_acc;
+    double val_loss, val_acc, val_top5, val_f1; /* val_f1: macro F1 */
+    double images_per_sec;    /* training images / training seconds */
+    double epoch_seconds;     /* wall time of the epoch, validation included */
+    double elapsed_seconds;   /* since the run started (across resumes) */
+    double data_wait_percent; /* share of training time spent waiting for the loader */
+} cr_epoch_record;
+
+/* A record with every value NaN and every count 0, to fill in. */
+cr_epoch_record cr_epoch_record_empty(void);
+
+/* The console line, e.g.
+ *   epoch 3/10  64px  bs 128  lr 0.0841  train 0.312 / 88.7%  val 0.298 / 89.4% (top5 99.8%)
+ *   1830 img/s  data-wait 1.2%  31.4s
+ * (one line). Returns what snprintf returns: the full length, even when cut to fit `size`. */
+int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r);
+
+/* ---- metrics.jsonl ---------------------------------------------------------------------------
+ *
+ * One JSON object per line with the keys epoch, stage, resolution, batch_size, lr, train_loss,
+ * train_acc, val_loss, val_acc, val_top5, val_f1, images_per_sec, epoch_seconds,
+ * elapsed_seconds, data_wait_percent. Reals carry 10 significant digits, past float32's
+ * round-trip 9. Each line is flushed and synced before the write returns, so a crash loses
+ * nothing already written. */
+
+typedef struct cr_metrics_log cr_metrics_log;
+
+/* Opens path for appending. keep_epochs says how many epochs of a previous run to keep: a
+ * resumed run passes the epochs its checkpoint holds, and lines of later epochs (and a line cut
+ * short by a crash) are dropped, so that no epoch is logged twice; 0 starts an empty file. */
+cr_status cr_metrics_log_open(cr_metrics_log **out, const char *path, int keep_epochs);
+cr_status cr_metrics_log_write(cr_metrics_log *log, const cr_epoch_record *r);
+/* Closes the file; a NULL log is ignored. */
+void cr_metrics_log_close(cr_metrics_log *log);
+
+#endif

@@ -1,0 +1,190 @@
+/* metrics.jsonl, one JSON object per epoch, and the one console line per epoch.
+ * Each line is synced to disk as it is written: the log is what a user plots after a crash. */
+#include "crescendo/report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report/text.h"
+
+struct cr_metrics_log {
+    FILE *file;
+    char *path;
+};
+
+cr_epoch_record cr_epoch_record_empty(void) {
+    return (cr_epoch_record){
+        .lr = NAN, .train_loss = NAN, .train_acc = NAN, .val_loss = NAN, .val_acc = NAN,
+        .val_top5 = NAN, .val_f1 = NAN, .images_per_sec = NAN, .epoch_seconds = NAN,
+        .elapsed_seconds = NAN, .data_wait_percent = NAN,
+    };
+}
+
+/* "0.312 / 88.7%", a dash for a NaN half. */
+static void append_loss_acc(char *buf, size_t size, int *len, double loss, double acc) {
+    if (isnan(loss)) cr_report_appendf(buf, size, len, "- / ");
+    else cr_report_appendf(buf, size, len, "%.3f / ", loss);
+    if (isnan(acc)) cr_report_appendf(buf, size, len, "-");
+    else cr_report_appendf(buf, size, len, "%.1f%%", 100.0 * acc);
+}
+
+int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r) {
+    int len = 0;
+    if (size) buf[0] = '\0';
+    cr_report_appendf(buf, size, &len, "epoch %d", r->epoch);
+    if (r->epochs > 0) cr_report_appendf(buf, size, &len, "/%d", r->epochs);
+    cr_report_appendf(buf, size, &len, "  %dpx  bs %d", r->resolution, r->batch_size);
+    if (!isnan(r->lr)) cr_report_appendf(buf, size, &len, "  lr %.3g", r->lr);
+    cr_report_appendf(buf, size, &len, "  train ");
+    append_loss_acc(buf, size, &len, r->train_loss, r->train_acc);
+    if (!isnan(r->val_loss) || !isnan(r->val_acc)) {
+        cr_report_appendf(buf, size, &len, "  val ");
+        append_loss_acc(buf, size, &len, r->val_loss, r->val_acc);
+        if (!isnan(r->val_top5))
+            cr_report_appendf(buf, size, &len, " (top5 %.1f%%)", 100.0 * r->val_top5);
+    }
+    if (!isnan(r->images_per_sec))
+        cr_report_appendf(buf, size, &len, "  %.0f img/s", r->images_per_sec);
+    if (!isnan(r->data_wait_percent))
+        cr_report_appendf(buf, size, &len, "  data-wait %.1f%%", r->data_wait_percent);
+    if (!isnan(r->epoch_seconds)) cr_report_appendf(buf, size, &len, "  %.1fs", r->epoch_seconds);
+    return len;
+}
+
+/* JSON has no NaN or infinity: such a value is written as null, which pandas reads as NaN. */
+static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *record_to_json(const cr_epoch_record *r) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    struct {
+        const char *key;
+        json_t *value;
+    } fields[] = {
+        {"epoch", json_integer(r->epoch)},
+        {"stage", json_integer(r->stage)},
+        {"resolution", json_integer(r->resolution)},
+        {"batch_size", json_integer(r->batch_size)},
+        {"lr", real_or_null(r->lr)},
+        {"train_loss", real_or_null(r->train_loss)},
+        {"train_acc", real_or_null(r->train_acc)},
+        {"val_loss", real_or_null(r->val_loss)},
+        {"val_acc", real_or_null(r->val_acc)},
+        {"val_top5", real_or_null(r->val_top5)},
+        {"val_f1", real_or_null(r->val_f1)},
+        {"images_per_sec", real_or_null(r->images_per_sec)},
+        {"epoch_seconds", real_or_null(r->epoch_seconds)},
+        {"elapsed_seconds", real_or_null(r->elapsed_seconds)},
+        {"data_wait_percent", real_or_null(r->data_wait_percent)},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        ok &= fields[i].value && json_object_set_new(o, fields[i].key, fields[i].value) == 0;
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The epoch of one complete line, or -1 when the line is not an object with an integer epoch. */
+static json_int_t line_epoch(const char *line, size_t len) {
+    json_t *o = json_loadb(line, len, 0, NULL);
+    json_t *epoch = json_object_get(o, "epoch");
+    json_int_t e = json_is_integer(epoch) ? json_integer_value(epoch) : -1;
+    json_decref(o);
+    return e;
+}
+
+/* Rewrites path keeping the complete lines of epochs 1..keep_epochs, through a file beside it
+ * renamed over it, so a crash during the rewrite leaves the old log whole. A missing file is an
+ * empty log. */
+static cr_status keep_epochs_of(const char *path, int keep_epochs) {
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        if (errno == ENOENT) return CR_STATUS_OK;
+        return cr_fail(CR_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    size_t path_len = strlen(path);
+    char *partial = malloc(path_len + sizeof ".partial");
+    if (!partial) {
+        fclose(in);
+        return cr_fail(CR_STATUS_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(partial, path, path_len);
+    memcpy(partial + path_len, ".partial", sizeof ".partial");
+    FILE *out = fopen(partial, "w");
+    cr_status s = out ? CR_STATUS_OK
+                      : cr_fail(CR_STATUS_IO, "%s: cannot open for writing: %s", partial,
+                                strerror(errno));
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t n;
+    while (s == CR_STATUS_OK && (n = getline(&line, &capacity, in)) > 0) {
+        if (line[n - 1] != '\n') break; /* cut short by a crash */
+        json_int_t e = line_epoch(line, (size_t)n);
+        if (e >= 1 && e <= keep_epochs) fwrite(line, 1, (size_t)n, out);
+    }
+    free(line);
+    if (s == CR_STATUS_OK && ferror(in))
+        s = cr_fail(CR_STATUS_IO, "%s: read failed: %s", path, strerror(errno));
+    fclose(in);
+    if (out) {
+        int written = !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+        written &= fclose(out) == 0;
+        if (s == CR_STATUS_OK && !written)
+            s = cr_fail(CR_STATUS_IO, "%s: write failed: %s", partial, strerror(errno));
+        if (s == CR_STATUS_OK && rename(partial, path) != 0)
+            s = cr_fail(CR_STATUS_IO, "%s: cannot rename to %s: %s", partial, path,
+                        strerror(errno));
+        if (s != CR_STATUS_OK) remove(partial);
+    }
+    free(partial);
+    return s;
+}
+
+cr_status cr_metrics_log_open(cr_metrics_log **out, const char *path, int keep_epochs) {
+    *out = NULL;
+    if (keep_epochs > 0) CR_TRY(keep_epochs_of(path, keep_epochs));
+    cr_metrics_log *log = calloc(1, sizeof *log);
+    if (!log || !(log->path = strdup(path))) {
+        free(log);
+        return cr_fail(CR_STATUS_NOMEM, "%s: out of memory", path);
+    }
+    log->file = fopen(path, keep_epochs > 0 ? "a" : "w");
+    if (!log->file) {
+        cr_status s = cr_fail(CR_STATUS_IO, "%s: cannot open for writing: %s", path,
+                              strerror(errno));
+        cr_metrics_log_close(log);
+        return s;
+    }
+    *out = log;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_metrics_log_write(cr_metrics_log *log, const cr_epoch_record *r) {
+    json_t *o = record_to_json(r);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+                   : NULL;
+    json_decref(o);
+    if (!text)
+        return cr_fail(CR_STATUS_NOMEM, "%s: out of memory for epoch %d", log->path, r->epoch);
+    fputs(text, log->file);
+    fputc('\n', log->file);
+    free(text);
+    if (ferror(log->file) || fflush(log->file) != 0 || fsync(fileno(log->file)) != 0)
+        return cr_fail(CR_STATUS_IO, "%s: writing epoch %d failed: %s", log->path, r->epoch,
+                       strerror(errno));
+    return CR_STATUS_OK;
+}
+
+void cr_metrics_log_close(cr_metrics_log *log) {
+    if (!log) return;
+    if (log->file) fclose(log->file);
+    free(log->path);
+    free(log);
+}
