@@ -1,7 +1,36 @@
 # Test discovery: every tests/<suite>/**/test_*.c is a program and every tests/<suite>/test_*.py or
 # test_*.sh a script; each becomes a ctest test labelled with its suite. A C test under
 # tests/unit/<module>/ links that module only, so one module's tests build without the others.
+# tests/<suite>/tool_*.c are helper programs a script test runs (found in CR_BUILD_DIR), not tests.
 # Tests named *_slow.* get the label `slow` and are left out of the default run (ctest -LE slow).
+
+# libFuzzer harnesses: opt-in (-DCRESCENDO_FUZZ=ON) and clang only. As with unit tests, a harness
+# tests/fuzz/<module>/fuzz_*.c links that module only. The modules are instrumented for coverage
+# as well, so the fuzzer is guided through the parsers.
+option(CRESCENDO_FUZZ "Build the libFuzzer harnesses in tests/fuzz (clang only)" OFF)
+if(CRESCENDO_FUZZ AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+  message(WARNING "CRESCENDO_FUZZ needs clang (-DCMAKE_C_COMPILER=clang); harnesses not built")
+elseif(CRESCENDO_FUZZ)
+  set(fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined) # the tests below link the instrumented modules
+  foreach(module IN LISTS CR_MODULES)
+    if(TARGET cr_${module}_objects)
+      target_compile_options(cr_${module}_objects PRIVATE ${fuzz_flags})
+    endif()
+  endforeach()
+  file(GLOB fuzz_sources CONFIGURE_DEPENDS tests/fuzz/*/fuzz_*.c)
+  foreach(source IN LISTS fuzz_sources)
+    get_filename_component(name ${source} NAME_WE)
+    get_filename_component(dir ${source} DIRECTORY)
+    get_filename_component(module ${dir} NAME)
+    add_executable(${name} ${source})
+    target_include_directories(${name} PRIVATE src)
+    target_compile_options(${name} PRIVATE ${fuzz_flags})
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(${name} PRIVATE cr_${module})
+  endforeach()
+endif()
+
 set(CR_TEST_SUITES unit gradcheck parity cli)
 set(CR_TEST_ENV "CR_BUILD_DIR=${CMAKE_BINARY_DIR};CR_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHON=/usr/bin/python3")
 
@@ -52,4 +81,12 @@ foreach(suite IN LISTS CR_TEST_SUITES)
     set_tests_properties(${suite}/${name} PROPERTIES LABELS "${labels}" ENVIRONMENT "${CR_TEST_ENV}"
                          WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   endforeach()
+endforeach()
+
+file(GLOB_RECURSE tool_sources CONFIGURE_DEPENDS tests/tool_*.c)
+foreach(source IN LISTS tool_sources)
+  get_filename_component(name ${source} NAME_WE)
+  add_executable(${name} ${source})
+  target_include_directories(${name} PRIVATE src)
+  target_link_libraries(${name} PRIVATE cr_testing cr_train)
 endforeach()

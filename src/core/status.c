@@ -25,8 +25,12 @@ cr_status cr_fail_context(cr_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof message)
-        snprintf(message + n, sizeof message - (size_t)n, ": %s", previous);
+    if (n < 0 || (size_t)n + 2 >= sizeof message) return s;
+    size_t room = sizeof message - (size_t)n - 2 - 1, length = strlen(previous);
+    if (length > room) length = room; /* a long chain of context keeps its outermost part */
+    memcpy(message + n, ": ", 2);
+    memcpy(message + n + 2, previous, length);
+    message[(size_t)n + 2 + length] = '\0';
     return s;
 }
 

@@ -1,0 +1,126 @@
+/* Parsing and querying resolution schedules: the explicit stage list and the classic doubling.
+ * Everything else in the trainer asks only "which stage is this epoch in". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crescendo/progressive.h"
+
+enum { MIN_RESOLUTION = 8, MAX_RESOLUTION = 8192 };
+
+/* A whole number in [lo, hi] at *p, advancing past it. */
+static cr_status parse_int(const char **p, int lo, int hi, const char *spec, const char *what,
+                           int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(*p, &end, 10);
+    if (end == *p || errno || v < lo || v > hi)
+        return cr_fail(CR_STATUS_INVALID, "schedule '%s': expected %s (%d..%d) at '%s'", spec,
+                       what, lo, hi, *p);
+    *p = end;
+    *out = (int)v;
+    return CR_STATUS_OK;
+}
+
+static cr_status expect(const char **p, char c, const char *spec) {
+    if (**p != c)
+        return cr_fail(CR_STATUS_INVALID, "schedule '%s': expected '%c' at '%s'", spec, c,
+                       **p ? *p : "the end");
+    (*p)++;
+    return CR_STATUS_OK;
+}
+
+static cr_status parse_double(const char *spec, const char *p, cr_schedule *out) {
+    int from, to, epochs;
+    CR_TRY(parse_int(&p, MIN_RESOLUTION, MAX_RESOLUTION, spec, "a start resolution", &from));
+    CR_TRY(expect(&p, '-', spec));
+    CR_TRY(parse_int(&p, from, MAX_RESOLUTION, spec, "an end resolution", &to));
+    CR_TRY(expect(&p, '/', spec));
+    CR_TRY(parse_int(&p, 1, 100000, spec, "epochs per stage", &epochs));
+    if (*p) return cr_fail(CR_STATUS_INVALID, "schedule '%s': unexpected '%s'", spec, p);
+    out->count = 0;
+    for (int r = from;; r *= 2) {
+        int res = r < to ? r : to;
+        out->stages[out->count++] = (cr_stage){.resolution = res, .epochs = epochs};
+        if (res == to || out->count == CR_SCHEDULE_MAX_STAGES) break;
+    }
+    return CR_STATUS_OK;
+}
+
+static cr_status parse_explicit(const char *spec, int default_epochs, cr_schedule *out) {
+    const char *p = spec;
+    out->count = 0;
+    while (*p) {
+        if (out->count == CR_SCHEDULE_MAX_STAGES)
+            return cr_fail(CR_STATUS_INVALID, "schedule '%s': more than %d stages", spec,
+                           CR_SCHEDULE_MAX_STAGES);
+        cr_stage stage = {.epochs = default_epochs};
+        CR_TRY(parse_int(&p, MIN_RESOLUTION, MAX_RESOLUTION, spec, "a resolution",
+                         &stage.resolution));
+        if (*p == ':') {
+            p++;
+            CR_TRY(parse_int(&p, 1, 100000, spec, "a number of epochs", &stage.epochs));
+        } else if (out->count > 0 || (*p && *p != '@')) {
+            return cr_fail(CR_STATUS_INVALID, "schedule '%s': write each stage as RES:EPOCHS",
+                           spec);
+        }
+        if (*p == '@') {
+            p++;
+            CR_TRY(parse_int(&p, 1, 1 << 20, spec, "a batch size", &stage.batch_size));
+        }
+        if (stage.epochs < 1)
+            return cr_fail(CR_STATUS_INVALID, "schedule '%s': give the number of epochs "
+                           "(--epochs or RES:EPOCHS)", spec);
+        out->stages[out->count++] = stage;
+        if (*p == ',') {
+            p++;
+            if (!*p) return cr_fail(CR_STATUS_INVALID, "schedule '%s' ends with a comma", spec);
+        } else if (*p) {
+            return cr_fail(CR_STATUS_INVALID, "schedule '%s': unexpected '%s'", spec, p);
+        }
+    }
+    if (out->count == 0) return cr_fail(CR_STATUS_INVALID, "the schedule is empty");
+    return CR_STATUS_OK;
+}
+
+cr_status cr_schedule_parse(const char *spec, int default_epochs, cr_schedule *out) {
+    memset(out, 0, sizeof *out);
+    if (strncmp(spec, "double:", 7) == 0) return parse_double(spec, spec + 7, out);
+    return parse_explicit(spec, default_epochs, out);
+}
+
+cr_schedule cr_schedule_fixed(int resolution, int epochs) {
+    cr_schedule s = {.count = 1};
+    s.stages[0] = (cr_stage){.resolution = resolution, .epochs = epochs};
+    return s;
+}
+
+int cr_schedule_total_epochs(const cr_schedule *s) {
+    int total = 0;
+    for (int i = 0; i < s->count; i++) total += s->stages[i].epochs;
+    return total;
+}
+
+int cr_schedule_stage_of(const cr_schedule *s, int epoch) {
+    for (int i = 0; i < s->count; i++) {
+        if (epoch < s->stages[i].epochs) return i;
+        epoch -= s->stages[i].epochs;
+    }
+    return s->count - 1;
+}
+
+void cr_schedule_format(const cr_schedule *s, char *buf, int size) {
+    int used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->count && used < size; i++) {
+        const cr_stage *st = &s->stages[i];
+        int n = snprintf(buf + used, (size_t)(size - used), "%s%d:%d", i ? "," : "", st->resolution,
+                         st->epochs);
+        if (n > 0) used += n;
+        if (st->batch_size && used < size) {
+            n = snprintf(buf + used, (size_t)(size - used), "@%d", st->batch_size);
+            if (n > 0) used += n;
+        }
+    }
+}
