@@ -15,6 +15,7 @@
 
 #include "crescendo/backend.h"
 #include "crescendo/param.h"
+#include "crescendo/safetensors.h"
 #include "crescendo/status.h"
 
 typedef struct cr_graph cr_graph;
@@ -88,6 +89,22 @@ cr_status cr_graph_loss(cr_graph *g, const int32_t *labels, float smoothing, flo
 /* Backpropagates the loss's gradient; parameter gradients are accumulated (+=). */
 cr_status cr_graph_backward(cr_graph *g);
 cr_status cr_graph_zero_grad(cr_graph *g);
+
+/* A state dict: every parameter and buffer by its torchvision name, copied to host memory that the
+ * caller frees with cr_graph_state_free. Ready for cr_safetensors_write. */
+typedef struct cr_graph_state {
+    cr_named_tensor *tensors;
+    int count;
+    void *host; /* the copied values */
+} cr_graph_state;
+cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out);
+void cr_graph_state_free(cr_graph_state *state);
+
+/* Loads every parameter and buffer from `file` by name, checking dtype and shape. A missing tensor
+ * fails. A tensor the model does not have fails too, unless its name starts with one of the
+ * `ignore` prefixes (NULL-terminated, may be NULL): how a training checkpoint keeps its optimizer
+ * state beside the weights. */
+cr_status cr_graph_state_load(cr_graph *g, const cr_safetensors *file, const char *const *ignore);
 
 /* Keys dropout masks: the same seed and step give the same masks. */
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step);

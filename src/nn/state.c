@@ -1,0 +1,73 @@
+/* A graph's state dict: export to named host tensors and load from a safetensors file, by
+ * torchvision's names, so weights move between crescendo and PyTorch unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crescendo/arena.h"
+#include "nn/graph_internal.h"
+
+cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out) {
+    memset(out, 0, sizeof *out);
+    size_t bytes = 0;
+    for (int i = 0; i < g->param_count; i++)
+        bytes += cr_align_up(cr_tensor_bytes(&g->params[i].value), 64);
+    out->tensors = calloc((size_t)g->param_count, sizeof *out->tensors);
+    out->host = malloc(bytes ? bytes : 1);
+    if (!out->tensors || !out->host) {
+        cr_graph_state_free(out);
+        return cr_fail(CR_STATUS_NOMEM, "cannot allocate %zu bytes for a state dict", bytes);
+    }
+    char *host = out->host;
+    for (int i = 0; i < g->param_count; i++) {
+        const cr_param *p = &g->params[i];
+        size_t size = cr_tensor_bytes(&p->value);
+        if (p->value.dtype == CR_DTYPE_I64) {
+            memcpy(host, p->value.data, size); /* counters live on the host */
+        } else {
+            cr_status s = g->be->ops->copy_to_host(g->be, host, p->value.data, size);
+            if (s != CR_STATUS_OK) {
+                cr_graph_state_free(out);
+                return s;
+            }
+        }
+        out->tensors[i].name = p->name;
+        out->tensors[i].tensor = p->value;
+        out->tensors[i].tensor.data = host;
+        out->tensors[i].tensor.device = CR_DEVICE_CPU;
+        host += cr_align_up(size, 64);
+    }
+    out->count = g->param_count;
+    return CR_STATUS_OK;
+}
+
+void cr_graph_state_free(cr_graph_state *state) {
+    free(state->tensors);
+    free(state->host);
+    memset(state, 0, sizeof *state);
+}
+
+static bool ignored(const char *name, const char *const *ignore) {
+    for (; ignore && *ignore; ignore++)
+        if (strncmp(name, *ignore, strlen(*ignore)) == 0) return true;
+    return false;
+}
+
+cr_status cr_graph_state_load(cr_graph *g, const cr_safetensors *file, const char *const *ignore) {
+    for (int i = 0; i < cr_safetensors_count(file); i++) {
+        const char *name = cr_safetensors_at(file, i)->name;
+        if (!cr_graph_find_param(g, name) && !ignored(name, ignore))
+            return cr_fail(CR_STATUS_DATA, "%s: tensor '%s' is not a parameter of this model "
+                           "(another architecture or class count?)", cr_safetensors_path(file),
+                           name);
+    }
+    for (int i = 0; i < g->param_count; i++) {
+        cr_param *p = &g->params[i];
+        const cr_tensor *t;
+        CR_TRY(cr_safetensors_expect(file, p->name, p->value.dtype, p->value.ndim, p->value.shape,
+                                     &t));
+        size_t size = cr_tensor_bytes(&p->value);
+        if (p->value.dtype == CR_DTYPE_I64) memcpy(p->value.data, t->data, size);
+        else CR_TRY(g->be->ops->copy_from_host(g->be, p->value.data, t->data, size));
+    }
+    return CR_STATUS_OK;
+}
