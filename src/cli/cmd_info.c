@@ -1,0 +1,130 @@
+/* `crescendo info`: what this build and this machine offer, the first thing to paste in a bug report
+ * and the quickest way to see why training is slower than expected (no AVX-512, one thread). */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "cli/commands.h"
+#include "crescendo/backend.h"
+#include "crescendo/version.h"
+
+/* The features that decide which kernels run: oneDNN's AVX-512 paths, bf16 convolutions, AMX. */
+static const char *const cpu_features[] = {"avx2", "avx512f", "avx512_bf16", "amx_tile",
+                                           "amx_bf16"};
+enum { FEATURE_COUNT = sizeof cpu_features / sizeof cpu_features[0] };
+
+typedef struct cpu_description {
+    char model[256];
+    int has[FEATURE_COUNT]; /* 1, 0, or -1 when unknown */
+} cpu_description;
+
+static bool has_word(const char *list, const char *word) {
+    size_t length = strlen(word);
+    for (const char *p = strstr(list, word); p; p = strstr(p + 1, word)) {
+        bool starts = p == list || p[-1] == ' ' || p[-1] == '\t';
+        bool ends = p[length] == '\0' || p[length] == ' ' || p[length] == '\n';
+        if (starts && ends) return true;
+    }
+    return false;
+}
+
+/* The value after "key<spaces>:" on a /proc/cpuinfo line, or NULL when the line is another key. */
+static const char *cpuinfo_value(const char *line, const char *key) {
+    size_t length = strlen(key);
+    if (strncmp(line, key, length) != 0) return NULL;
+    const char *p = line + length;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+static void describe_cpu(cpu_description *cpu) {
+    snprintf(cpu->model, sizeof cpu->model, "unknown");
+    for (int i = 0; i < FEATURE_COUNT; i++) cpu->has[i] = -1;
+    FILE *file = fopen("/proc/cpuinfo", "r");
+    if (!file) return;
+    char *line = NULL;
+    size_t capacity = 0;
+    bool model_seen = false, flags_seen = false;
+    while ((!model_seen || !flags_seen) && getline(&line, &capacity, file) > 0) {
+        const char *value;
+        if (!model_seen && (value = cpuinfo_value(line, "model name"))) {
+            snprintf(cpu->model, sizeof cpu->model, "%.*s", (int)strcspn(value, "\n"), value);
+            model_seen = true;
+        } else if (!flags_seen && (value = cpuinfo_value(line, "flags"))) {
+            for (int i = 0; i < FEATURE_COUNT; i++) cpu->has[i] = has_word(value, cpu_features[i]);
+            flags_seen = true;
+        }
+    }
+    free(line);
+    fclose(file);
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_all: return "all";
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    }
+    return "unknown";
+}
+
+static void print_info(void) {
+    printf("crescendo %s\n", cr_version());
+
+    const cr_device devices[] = {CR_DEVICE_CPU, CR_DEVICE_CUDA};
+    printf("backends: ");
+    for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++)
+        printf("%s%s (%s)", i ? ", " : "", cr_device_name(devices[i]),
+               cr_backend_available(devices[i]) ? "available" : "not available");
+    printf("\n");
+
+    cpu_description cpu;
+    describe_cpu(&cpu);
+    printf("cpu:      %s\n", cpu.model);
+    printf("features:");
+    for (int i = 0; i < FEATURE_COUNT; i++)
+        printf(" %s %s%s", cpu_features[i],
+               cpu.has[i] < 0 ? "unknown" : cpu.has[i] ? "yes" : "no",
+               i + 1 < FEATURE_COUNT ? "," : "\n");
+
+    const char *omp_env = getenv("OMP_NUM_THREADS");
+    printf("cores:    %ld online, %d usable by this process\n", sysconf(_SC_NPROCESSORS_ONLN),
+           omp_get_num_procs());
+    printf("openmp:   %d threads (OMP_NUM_THREADS %s)\n", omp_get_max_threads(),
+           omp_env ? omp_env : "unset");
+
+    const dnnl_version_t *dnnl = dnnl_version();
+    printf("onednn:   %d.%d.%d, kernels for %s\n", dnnl->major, dnnl->minor, dnnl->patch,
+           isa_name(dnnl_get_effective_cpu_isa()));
+}
+
+int cr_cmd_info(int argc, char **argv) {
+    static const cr_option options[] = {{NULL}};
+    static const cr_command_spec spec = {
+        .name = "info",
+        .usage = "[options]",
+        .description = "Prints the version, the backends built in, the CPU model and the features "
+                       "the kernels use (avx2, avx512f, avx512_bf16, amx), the core and OpenMP "
+                       "thread counts and the oneDNN version.",
+        .options = options,
+    };
+    int status = cr_cli_parse(&spec, argc, argv);
+    if (status != CR_CLI_CONTINUE) return status;
+    print_info();
+    return CR_EXIT_OK;
+}

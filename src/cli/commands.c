@@ -1,0 +1,18 @@
+/* The table of commands the program offers; adding a command is one line here and its cmd_*.c.
+ * Lists only the commands whose file exists, so that the program links at every stage. */
+#include "cli/commands.h"
+
+#include <stddef.h>
+
+static const cr_command commands[] = {
+    {"info", cr_cmd_info, "version, backends, CPU features and threads"},
+    {NULL, NULL, NULL},
+};
+
+const cr_command_group cr_program = {
+    .name = NULL,
+    .noun = "command",
+    .description = "crescendo trains image classifiers with progressive resizing: small images "
+                   "first, full size at the end.",
+    .commands = commands,
+};
