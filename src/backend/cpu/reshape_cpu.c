@@ -1,0 +1,88 @@
+/* Adaptive average pooling and the per-sample transpose behind flatten, on channels-last data.
+ * Both are memory-bound loops; each sample (and output row) is independent, so they split over N. */
+#include <omp.h>
+
+#include "backend/cpu/cpu.h"
+
+/* torch.nn.AdaptiveAvgPool2d's window along one axis: [start, end) of the input for output i. */
+static inline void window(int i, int in, int out, int *start, int *end) {
+    *start = (int)(((long long)i * in) / out);
+    *end = (int)(((long long)(i + 1) * in + out - 1) / out);
+}
+
+cr_status cr_cpu_adaptive_avgpool_forward(cr_backend *be, const cr_adaptive_avgpool_args *a) {
+    cr_cpu_enter(be);
+    const int c = a->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < a->n; n++)
+        for (int oh = 0; oh < a->h_out; oh++) {
+            int h0, h1;
+            window(oh, a->h_in, a->h_out, &h0, &h1);
+            for (int ow = 0; ow < a->w_out; ow++) {
+                int w0, w1;
+                window(ow, a->w_in, a->w_out, &w0, &w1);
+                float *y = a->y + (((size_t)n * a->h_out + oh) * a->w_out + ow) * c;
+                for (int k = 0; k < c; k++) y[k] = 0.0f;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) {
+                        const float *x = a->x + (((size_t)n * a->h_in + h) * a->w_in + w) * c;
+#pragma omp simd
+                        for (int k = 0; k < c; k++) y[k] += x[k];
+                    }
+                float scale = 1.0f / (float)((h1 - h0) * (w1 - w0));
+#pragma omp simd
+                for (int k = 0; k < c; k++) y[k] *= scale;
+            }
+        }
+    return CR_STATUS_OK;
+}
+
+/* Each input cell gathers from the output cells whose windows contain it, so threads never write
+ * the same element and no atomics are needed. */
+cr_status cr_cpu_adaptive_avgpool_backward(cr_backend *be, const cr_adaptive_avgpool_args *a) {
+    cr_cpu_enter(be);
+    const int c = a->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < a->n; n++)
+        for (int h = 0; h < a->h_in; h++) {
+            for (int w = 0; w < a->w_in; w++) {
+                float *dx = a->dx + (((size_t)n * a->h_in + h) * a->w_in + w) * c;
+                for (int k = 0; k < c; k++) dx[k] = 0.0f;
+                for (int oh = 0; oh < a->h_out; oh++) {
+                    int h0, h1;
+                    window(oh, a->h_in, a->h_out, &h0, &h1);
+                    if (h < h0 || h >= h1) continue;
+                    for (int ow = 0; ow < a->w_out; ow++) {
+                        int w0, w1;
+                        window(ow, a->w_in, a->w_out, &w0, &w1);
+                        if (w < w0 || w >= w1) continue;
+                        float scale = 1.0f / (float)((h1 - h0) * (w1 - w0));
+                        const float *dy =
+                            a->dy + (((size_t)n * a->h_out + oh) * a->w_out + ow) * c;
+#pragma omp simd
+                        for (int k = 0; k < c; k++) dx[k] += scale * dy[k];
+                    }
+                }
+            }
+        }
+    return CR_STATUS_OK;
+}
+
+cr_status cr_cpu_transpose(cr_backend *be, int n, int rows, int cols, const float *src,
+                           float *dst) {
+    cr_cpu_enter(be);
+    enum { TILE = 16 }; /* a 16x16 float tile: one cache line per row, both ways */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int s = 0; s < n; s++)
+        for (int r0 = 0; r0 < rows; r0 += TILE) {
+            const float *in = src + (size_t)s * rows * cols;
+            float *out = dst + (size_t)s * rows * cols;
+            int r1 = r0 + TILE < rows ? r0 + TILE : rows;
+            for (int c0 = 0; c0 < cols; c0 += TILE) {
+                int c1 = c0 + TILE < cols ? c0 + TILE : cols;
+                for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++) out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
+            }
+        }
+    return CR_STATUS_OK;
+}
