@@ -96,9 +96,9 @@ cr_status cr_image_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size
     bool is_png = memcmp(bytes, PNG_SIGNATURE, png_prefix) == 0;
     bool is_jpeg = size >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff;
     if (!is_png && !is_jpeg) {
-        char hex[3 * 8 + 1] = "";
-        for (size_t i = 0; i < size && i < 8; i++)
-            snprintf(hex + 3 * i, sizeof hex - 3 * i, "%s%02x", i ? " " : "", bytes[i]);
+        char hex[3 * 8] = "";
+        for (size_t i = 0, n = 0; i < size && i < 8; i++)
+            n += (size_t)snprintf(hex + n, sizeof hex - n, "%s%02x", i ? " " : "", bytes[i]);
         return cr_fail(CR_STATUS_DATA, "%s: not a PNG or JPEG file (%s; first bytes %s)", name,
                        other_format(bytes, size), hex);
     }

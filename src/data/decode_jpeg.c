@@ -26,11 +26,21 @@ static tjscalingfactor pick_scale(int width, int height, const cr_decode_options
     return best;
 }
 
-/* A warning that leaves every pixel decoded: some encoders pad between markers, and PIL reads
+/* Whether the last call failed only with a warning that leaves every pixel decoded: some encoders pad between markers, and PIL reads
  * such files without complaint. Every other warning (premature end of file, corrupt data
  * segment) means gray or garbage pixels, and is an error. */
-static bool harmless_warning(const char *message) {
-    return strstr(message, "extraneous bytes before marker") != NULL;
+static bool harmless(tjhandle tj) {
+    return tjGetErrorCode(tj) == TJERR_WARNING &&
+           strstr(tjGetErrorStr2(tj), "extraneous bytes before marker") != NULL;
+}
+
+/* libjpeg reports only the first warning of a decode, so a harmless one can hide a truncation
+ * that follows. A whole file has an end-of-image marker after its last start-of-scan; entropy
+ * data cannot contain either (0xff is stuffed), so the later of the two tells. */
+static bool ends_after_last_scan(const uint8_t *bytes, size_t size) {
+    for (size_t i = size - 1; i > 0; i--)
+        if (bytes[i - 1] == 0xff && (bytes[i] == 0xd9 || bytes[i] == 0xda)) return bytes[i] == 0xd9;
+    return false;
 }
 
 /* In place, front to back: Adobe-inverted CMYK (as stored by Photoshop and by PIL) to RGB with
@@ -54,9 +64,14 @@ cr_status cr_jpeg_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size,
     tjhandle tj = decoder->jpeg;
     int width = 0, height = 0, subsampling = 0, colorspace = 0;
     if (tjDecompressHeader3(tj, bytes, (unsigned long)size, &width, &height, &subsampling,
-                            &colorspace) != 0)
+                            &colorspace) != 0 &&
+        !harmless(tj))
         return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG header: %s", name,
                        tjGetErrorStr2(tj));
+    /* libjpeg stops quietly at the end of data before any frame header */
+    if (width <= 0 || height <= 0)
+        return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG header: no frame size "
+                       "in %zu bytes", name, size);
     CR_TRY(cr_image_check_size(name, "JPEG", (uint64_t)width, (uint64_t)height, options));
 
     tjscalingfactor scale = pick_scale(width, height, options);
@@ -69,9 +84,12 @@ cr_status cr_jpeg_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size,
     CR_TRY(cr_image_reserve(out, name, scaled_width, scaled_height, stored, options->channels));
     if (tjDecompress2(tj, bytes, (unsigned long)size, out->pixels, scaled_width, 0, scaled_height,
                       format, 0) != 0) {
-        const char *message = tjGetErrorStr2(tj);
-        if (tjGetErrorCode(tj) != TJERR_WARNING || !harmless_warning(message))
-            return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG: %s", name, message);
+        if (!harmless(tj))
+            return cr_fail(CR_STATUS_DATA, "%s: corrupt or truncated JPEG: %s", name,
+                           tjGetErrorStr2(tj));
+        if (!ends_after_last_scan(bytes, size))
+            return cr_fail(CR_STATUS_DATA, "%s: truncated JPEG: no end-of-image marker after "
+                           "the last scan", name);
     }
 
     size_t count = (size_t)scaled_width * (size_t)scaled_height;
