@@ -174,8 +174,8 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
                                     const cr_batchnorm_args *a) {
     bn_cache *c;
     CR_TRY(bn_cache_get(be, cache, a, "backward", &c));
-    if (!a->dy || !a->dx || !a->saved_mean || !a->saved_invstd)
-        return cr_fail(CR_STATUS_INVALID, "batchnorm backward: dy, dx, saved_mean and "
+    if (!a->dy || !a->dx || !a->beta || !a->saved_mean || !a->saved_invstd)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm backward: dy, dx, beta, saved_mean and "
                        "saved_invstd are required");
     if (!c->bwd_pd) {
         CR_TRY(bn_train_pd(be, c));
@@ -193,15 +193,17 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
     cr_cpu_bind(c->dy, a->dy);
     cr_cpu_bind(c->dx, a->dx);
     cr_cpu_bind(c->gamma, a->gamma);
+    cr_cpu_bind(c->beta, a->beta); /* unused by the arithmetic, but oneDNN checks it is given */
     cr_cpu_bind(c->mean, a->saved_mean);
     cr_cpu_bind(c->var, var);
     cr_cpu_bind(c->dgamma, dgamma);
     cr_cpu_bind(c->dbeta, dbeta);
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->x},           {DNNL_ARG_DIFF_DST, c->dy},
                               {DNNL_ARG_MEAN, c->mean},       {DNNL_ARG_VARIANCE, c->var},
-                              {DNNL_ARG_SCALE, c->gamma},     {DNNL_ARG_DIFF_SRC, c->dx},
-                              {DNNL_ARG_DIFF_SCALE, c->dgamma}, {DNNL_ARG_DIFF_SHIFT, c->dbeta}};
-    CR_TRY(cr_cpu_execute(be, c->bwd, 8, args));
+                              {DNNL_ARG_SCALE, c->gamma},     {DNNL_ARG_SHIFT, c->beta},
+                              {DNNL_ARG_DIFF_SRC, c->dx},     {DNNL_ARG_DIFF_SCALE, c->dgamma},
+                              {DNNL_ARG_DIFF_SHIFT, c->dbeta}};
+    CR_TRY(cr_cpu_execute(be, c->bwd, 9, args));
     if (a->dgamma) cr_cpu_add_into(be, a->dgamma, dgamma, (size_t)a->c);
     if (a->dbeta) cr_cpu_add_into(be, a->dbeta, dbeta, (size_t)a->c);
     return CR_STATUS_OK;
