@@ -1,5 +1,5 @@
 /* crescendo/safetensors.h — checkpoints in the safetensors format, read and written whole.
- * The format PyTorch users load with `safetensors.torch.load_file`, so a checkpoint is a state dict.
+ * PyTorch users load it with `safetensors.torch.load_file`, so a checkpoint is a state dict.
  *
  * Layout: an 8-byte little-endian header length N, N bytes of JSON
  *   {"__metadata__": {"key": "value", ...},
@@ -8,8 +8,8 @@
  * tiling it exactly (no gaps, no overlaps, nothing after the last tensor).
  *
  * The reader validates all of that before handing out a single tensor, and every message names the
- * file. The writer replaces the target atomically: a crash leaves the old file or the new one, never
- * a truncated mix — what `resume` relies on. */
+ * file. The writer replaces the target atomically: a crash leaves the old file or the new one,
+ * never a truncated mix — what `resume` relies on. */
 #ifndef CRESCENDO_SAFETENSORS_H
 #define CRESCENDO_SAFETENSORS_H
 

@@ -171,6 +171,36 @@ static char *copy_string(char **pool, const char *s) {
     return dst;
 }
 
+/* Copies names, keys and values (`pool` bytes in all) out of the JSON tree into `st`; the
+ * tensors keep the order of `entries`, the metadata is sorted by key. */
+static cr_status copy_out(cr_safetensors *st, entry *entries, int n, const json_t *metadata,
+                          size_t pool) {
+    st->count = n;
+    st->metadata_count = (int)json_object_size(metadata);
+    st->tensors = calloc((size_t)n + 1, sizeof *st->tensors);
+    st->metadata = calloc((size_t)st->metadata_count + 1, sizeof *st->metadata);
+    st->strings = malloc(pool ? pool : 1);
+    if (!st->tensors || !st->metadata || !st->strings)
+        return cr_fail(CR_STATUS_NOMEM, "%s: cannot hold the header", st->path);
+    char *cursor = st->strings;
+    for (int i = 0; i < n; i++) {
+        entries[i].name = copy_string(&cursor, entries[i].name);
+        st->tensors[i].name = entries[i].name;
+        st->tensors[i].tensor = cr_tensor_make(entries[i].dtype, entries[i].ndim,
+                                               entries[i].shape, NULL);
+    }
+    const char *key;
+    json_t *value;
+    int m = 0;
+    json_object_foreach((json_t *)metadata, key, value) {
+        st->metadata[m].key = copy_string(&cursor, key);
+        st->metadata[m].value = copy_string(&cursor, json_string_value(value));
+        m++;
+    }
+    qsort(st->metadata, (size_t)m, sizeof *st->metadata, by_key);
+    return CR_STATUS_OK;
+}
+
 /* Checks the header against a data section of data_size bytes and builds `st` from it, every
  * name, key and value copied out of the JSON tree; the data is placed by the caller. */
 static cr_status build_from_header(cr_safetensors *st, const char *json, size_t json_size,
@@ -224,31 +254,7 @@ static cr_status build_from_header(cr_safetensors *st, const char *json, size_t 
     }
     if ((s = check_tiling(label, entries, n, data_size)) != CR_STATUS_OK) goto done;
 
-    st->count = n;
-    st->metadata_count = (int)json_object_size(metadata);
-    st->tensors = calloc((size_t)n + 1, sizeof *st->tensors);
-    st->metadata = calloc((size_t)st->metadata_count + 1, sizeof *st->metadata);
-    char *strings = malloc(pool ? pool : 1);
-    if (!st->tensors || !st->metadata || !strings) {
-        free(strings);
-        s = cr_fail(CR_STATUS_NOMEM, "%s: cannot hold the header (%zu bytes)", label, json_size);
-        goto done;
-    }
-    char *cursor = strings;
-    st->strings = strings;
-    for (int i = 0; i < n; i++) {
-        entries[i].name = copy_string(&cursor, entries[i].name);
-        st->tensors[i].name = entries[i].name;
-        st->tensors[i].tensor = cr_tensor_make(entries[i].dtype, entries[i].ndim,
-                                               entries[i].shape, NULL);
-    }
-    int m = 0;
-    json_object_foreach((json_t *)metadata, key, value) {
-        st->metadata[m].key = copy_string(&cursor, key);
-        st->metadata[m].value = copy_string(&cursor, json_string_value(value));
-        m++;
-    }
-    qsort(st->metadata, (size_t)m, sizeof *st->metadata, by_key);
+    s = copy_out(st, entries, n, metadata, pool);
 done:
     json_decref(root);
     if (s != CR_STATUS_OK) {
@@ -348,7 +354,8 @@ static cr_status load(const source *src, size_t size, const char *label, cr_safe
     if (s == CR_STATUS_OK) s = build_from_header(st, header, n, data_size, &entries);
     free(header);
     if (s == CR_STATUS_OK) {
-        size_t block = cr_align_up(data_size, CR_ARENA_ALIGN) + misaligned_bytes(entries, st->count);
+        size_t block =
+            cr_align_up(data_size, CR_ARENA_ALIGN) + misaligned_bytes(entries, st->count);
         st->block = aligned_alloc(CR_ARENA_ALIGN, block ? block : CR_ARENA_ALIGN);
         if (!st->block)
             s = cr_fail(CR_STATUS_NOMEM, "%s: cannot hold %zu bytes of tensor data", label, block);
