@@ -1,8 +1,5 @@
-/* 2-D convolution through oneDNN: activations are read and written NHWC in place (oneDNN's jit
- * kernels take that layout directly, so no reorder touches them), weights are reordered from OIHW
- * to the kernel's layout on every call because the optimizer changes them between calls. One cache
- * per node holds the three passes, so both backward passes are created with the forward descriptor
- * as their hint. BF16 compute converts the activations into the backend's scratch. */
+/* 2-D convolution through oneDNN, whose jit kernels take NHWC activations as they are (no reorder
+ * touches them); only OIHW weights are reordered, on every call, since the optimizer moves them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +34,8 @@ typedef struct conv_pass {
     float *dbias;             /* (C_out) backward weights: the bias gradient before it is added */
 } conv_pass;
 
+/* One cache per node holds the three passes, so that both backward passes can be created with the
+ * forward descriptor as their hint. */
 typedef struct conv_cache {
     cr_op_cache base;
     conv_key k;
@@ -91,7 +90,8 @@ static void conv_cache_destroy(cr_op_cache *base) {
 }
 
 /* Points the pass's two inputs at the caller's data and converts those that need it; mems[i] is
- * what the kernel reads. Converted activations share one stretch of the backend's scratch. */
+ * what the kernel reads. Activations converted to bf16 (BF16 compute) share one stretch of the
+ * backend's scratch rather than a copy per node, which would cost as much as the activations. */
 static cr_status stage_inputs(cr_backend *be, conv_pass *p, const void *const data[2],
                               dnnl_memory_t mems[2]) {
     size_t need = 0;

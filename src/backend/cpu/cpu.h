@@ -13,6 +13,8 @@ enum { CR_CPU_PARALLEL_MIN = 1 << 15 };
 /* Doubles between two threads' partial sums, so that they sit on different cache lines. */
 enum { CR_CPU_PARTIAL_STRIDE = 8 };
 
+/* A backend serves one thread at a time: the scratch and the partial sums below are shared by
+ * all its ops (the trainer calls ops in sequence from one thread). */
 typedef struct cr_cpu {
     dnnl_engine_t engine;
     dnnl_stream_t stream;

@@ -1,6 +1,5 @@
-/* Softmax cross-entropy with label smoothing, row by row in OpenMP. The log-sum-exp is taken
- * after subtracting the row maximum so that no logit overflows, and the batch mean is summed per
- * thread and then in thread order, so the loss is the same on every run with the same threads. */
+/* Softmax cross-entropy with label smoothing, row by row in OpenMP; each row's maximum comes out
+ * before exp so no logit overflows; the batch sum goes in thread order for reproducible bits. */
 #include <math.h>
 #include <omp.h>
 

@@ -1,6 +1,5 @@
-/* Batch normalization through oneDNN on NHWC activations, with PyTorch's bookkeeping around it:
- * oneDNN returns the biased batch variance, so the running variance (unbiased, with momentum) and
- * the saved inverse standard deviation are computed here. */
+/* Batch normalization through oneDNN on NHWC activations. oneDNN gives the biased batch variance,
+ * so PyTorch's running statistics (unbiased variance, momentum) and saved invstd are made here. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,5 @@
-/* torch.optim.SGD's update as one OpenMP pass over a flat range of parameters. The arithmetic
- * follows PyTorch's CPU kernels operation for operation, fused multiply-adds where its vectorized
- * add-with-alpha uses them, so that a step here and a step there agree to the last bit or close. */
+/* torch.optim.SGD's update as one OpenMP pass over a flat range of parameters, rounded as PyTorch's
+ * CPU kernels round it (fused multiply-adds where its add-with-alpha uses them), for parity. */
 #include <math.h>
 
 #include "backend/cpu/cpu.h"

@@ -1,6 +1,5 @@
-/* Pooling: max and average windows through oneDNN on NHWC activations, the max-pool argmax kept
- * in the node's cache between forward and backward; global average pooling as OpenMP loops, where
- * a plain channel-wise mean needs no primitive. */
+/* Pooling: max and average windows through oneDNN on NHWC data, the max-pool argmax kept in the
+ * node's cache from forward to backward; global average pooling, a plain mean, as OpenMP loops. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* Adaptive average pooling and the per-sample transpose behind flatten, on channels-last data.
- * Both are memory-bound loops; each sample (and output row) is independent, so they split over N. */
+ * Both are memory-bound loops; samples (and output rows) are independent, so they split over N. */
 #include <omp.h>
 
 #include "backend/cpu/cpu.h"
@@ -81,7 +81,8 @@ cr_status cr_cpu_transpose(cr_backend *be, int n, int rows, int cols, const floa
             for (int c0 = 0; c0 < cols; c0 += TILE) {
                 int c1 = c0 + TILE < cols ? c0 + TILE : cols;
                 for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++) out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
+                    for (int c = c0; c < c1; c++)
+                        out[(size_t)c * rows + r] = in[(size_t)r * cols + c];
             }
         }
     return CR_STATUS_OK;
