@@ -1,5 +1,6 @@
 /* 2-D convolution through oneDNN, whose jit kernels take NHWC activations as they are (no reorder
  * touches them); only OIHW weights are reordered, on every call, since the optimizer moves them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +97,7 @@ static cr_status stage_inputs(cr_backend *be, conv_pass *p, const void *const da
                               dnnl_memory_t mems[2]) {
     size_t need = 0;
     for (int i = 0; i < 2; i++)
-        if (p->in[i].inner && !p->in[i].buffer) need += cr_align_up(p->in[i].inner_bytes, 64);
+        if (p->in[i].inner && !p->in[i].buffer) need += cr_align_up(p->in[i].inner_bytes, CR_ARENA_ALIGN);
     char *scratch = need ? cr_cpu_scratch(be, need) : NULL;
     if (need && !scratch)
         return cr_fail(CR_STATUS_NOMEM, "conv2d: cannot allocate %zu bytes of scratch", need);
@@ -107,7 +108,7 @@ static cr_status stage_inputs(cr_backend *be, conv_pass *p, const void *const da
         if (!s->inner) continue;
         if (!s->buffer) {
             cr_cpu_bind(s->inner, scratch);
-            scratch += cr_align_up(s->inner_bytes, 64);
+            scratch += cr_align_up(s->inner_bytes, CR_ARENA_ALIGN);
         }
         CR_TRY(cr_cpu_execute_reorder(be, s->reorder, s->user, s->inner));
         mems[i] = s->inner;
@@ -193,8 +194,18 @@ static cr_status conv_cache_get(cr_backend *be, cr_op_cache **slot, const cr_con
     return CR_STATUS_OK;
 }
 
-/* BF16 exists for speed: a reference kernel would defeat it, so it fails instead of warning. */
-static bool reject_ref(const conv_cache *c) { return c->k.compute == CR_DTYPE_BF16; }
+/* Creates the pass's primitive, naming the layer's shape in the log. BF16 exists for speed: a
+ * reference kernel would defeat it, so there it fails instead of warning. */
+static cr_status conv_primitive(conv_cache *c, conv_pass *p, const char *pass) {
+    const conv_key *k = &c->k;
+    char what[160];
+    snprintf(what, sizeof what, "conv2d %s %s (N=%d, %dx%dx%d -> %dx%dx%d, kernel %dx%d, stride "
+             "%dx%d, pad %dx%d, dilation %dx%d, groups %d)", cr_dtype_name(k->compute), pass,
+             k->n, k->c_in, k->h_in, k->w_in, k->c_out, k->h_out, k->w_out, k->kernel_h,
+             k->kernel_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w, k->dilation_h,
+             k->dilation_w, k->groups);
+    return cr_cpu_primitive(p->pd, what, k->compute == CR_DTYPE_BF16, &p->prim);
+}
 
 static cr_status forward_pd(cr_backend *be, conv_cache *c, bool bias, dnnl_primitive_desc_t *pd) {
     dnnl_convolution_desc_t d;
@@ -222,7 +233,7 @@ static cr_status build_forward(cr_backend *be, conv_cache *c, bool bias) {
     conv_pass *p = &c->fwd;
     p->bias = bias;
     CR_TRY(forward_pd(be, c, bias, &p->pd));
-    CR_TRY(cr_cpu_primitive(p->pd, "conv2d forward", reject_ref(c), &p->prim));
+    CR_TRY(conv_primitive(c, p, "forward"));
     CR_TRY(staged_init(be, &p->in[0], &c->x_md,
                        dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0), false, false));
     CR_TRY(staged_init(be, &p->in[1], &c->w_md,
@@ -243,7 +254,7 @@ static cr_status build_backward_data(cr_backend *be, conv_cache *c, bool bias) {
         &d, dnnl_convolution_direct, &c->x_md, &c->wc_md, &c->yc_md, c->strides, c->dilation,
         c->pad_l, c->pad_r));
     CR_DNNL(dnnl_primitive_desc_create(&p->pd, &d, NULL, cr_cpu_of(be)->engine, hint));
-    CR_TRY(cr_cpu_primitive(p->pd, "conv2d backward data", reject_ref(c), &p->prim));
+    CR_TRY(conv_primitive(c, p, "backward data"));
     CR_TRY(staged_init(be, &p->in[0], &c->y_md,
                        dnnl_primitive_desc_query_md(p->pd, dnnl_query_diff_dst_md, 0), false,
                        false));
@@ -263,7 +274,7 @@ static cr_status build_backward_weights(cr_backend *be, conv_cache *c, bool bias
         &d, dnnl_convolution_direct, &c->xc_md, &c->dw_md, bias ? &c->bias_md : NULL, &c->yc_md,
         c->strides, c->dilation, c->pad_l, c->pad_r));
     CR_DNNL(dnnl_primitive_desc_create(&p->pd, &d, NULL, cr_cpu_of(be)->engine, hint));
-    CR_TRY(cr_cpu_primitive(p->pd, "conv2d backward weights", reject_ref(c), &p->prim));
+    CR_TRY(conv_primitive(c, p, "backward weights"));
     CR_TRY(staged_init(be, &p->in[0], &c->x_md,
                        dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0), false, false));
     CR_TRY(staged_init(be, &p->in[1], &c->y_md,
