@@ -10,8 +10,8 @@
  *   - CMYK JPEGs are read as Adobe-inverted (as Photoshop and PIL write them) and converted as PIL
  *     does: R = (255 - K) - (255 - K) C / 255, rounded;
  *   - colour profiles and gamma are ignored, as PIL ignores them.
- * A JPEG may be decoded at a reduced DCT scale (1/8 .. 1) when the caller only needs a smaller
- * image: see cr_decode_options.min_width.
+ * A JPEG may be decoded at a reduced DCT scale (1/8, 1/4 or 1/2) when the caller only needs a
+ * smaller image: see cr_decode_options.min_width.
  *
  * Decoding allocates nothing per image once warm: a cr_decoder keeps the TurboJPEG handle and the
  * file buffer, and a cr_image keeps its pixel buffer between calls when it is large enough. */
@@ -36,8 +36,8 @@ typedef struct cr_image {
 
 typedef struct cr_decode_options {
     int channels;        /* 1 (gray) or 3 (RGB) */
-    int min_width;       /* JPEG only: decode at the smallest DCT scale (1/8, 2/8 .. 8/8) whose */
-    int min_height;      /* output is >= these on both sides; both 0: full size */
+    int min_width;       /* JPEG only: decode at the smallest DCT scale (1/8, 1/4, 1/2 or 1) */
+    int min_height;      /* whose output is >= these on both sides; both 0: full size */
     uint64_t max_pixels; /* width * height above this is an error; 0: CR_IMAGE_DEFAULT_MAX_PIXELS */
 } cr_decode_options;
 

@@ -10,20 +10,18 @@ void cr_jpeg_release(void *handle) {
     if (handle) tjDestroy(handle);
 }
 
-/* The largest reduction num/denom <= 1 that keeps the output >= (min_width, min_height). */
+/* The largest reduction among 1/8, 1/4 and 1/2 that keeps the output >= (min_width, min_height),
+ * else full size. libjpeg-turbo also offers 3/8, 5/8, 3/4 and 7/8, but has SIMD code only for
+ * these three: on 500x375 photos 3/8 decodes 15% slower than 1/2, and 3/4 half as fast as full
+ * size, so the in-between scales would cost more than the smaller resize they save. */
 static tjscalingfactor pick_scale(int width, int height, const cr_decode_options *options) {
-    tjscalingfactor best = {1, 1};
-    if (options->min_width <= 0 && options->min_height <= 0) return best;
-    int count = 0;
-    tjscalingfactor *factors = tjGetScalingFactors(&count);
-    for (int i = 0; factors && i < count; i++) {
-        tjscalingfactor f = factors[i];
-        bool reduces = f.num * best.denom < best.num * f.denom;
-        if (reduces && TJSCALED(width, f) >= options->min_width &&
-            TJSCALED(height, f) >= options->min_height)
-            best = f;
+    if (options->min_width <= 0 && options->min_height <= 0) return (tjscalingfactor){1, 1};
+    for (int denom = 8; denom > 1; denom /= 2) {
+        tjscalingfactor f = {1, denom};
+        if (TJSCALED(width, f) >= options->min_width && TJSCALED(height, f) >= options->min_height)
+            return f;
     }
-    return best;
+    return (tjscalingfactor){1, 1};
 }
 
 /* Whether the last call failed only with a warning that leaves every pixel decoded: some encoders pad between markers, and PIL reads

@@ -10,6 +10,7 @@
 #include "data/resize.h"
 
 static const int32_t HALF = 1 << (CR_RESIZE_BITS - 1);
+enum { SPAN = 64 }; /* samples per block of either pass: four AVX-512 registers of int32 sums */
 
 /* The triangle filter has support 1; reducing by a factor s stretches it to s input pixels. */
 static double filter_scale(int in_size, int out_size) {
@@ -72,6 +73,7 @@ static char *axis_init(cr_resize_axis *a, int in_size, int out_size, char *memor
 size_t cr_resize_plan_bytes(int in_width, int in_height, int out_width, int out_height,
                             int channels) {
     return axis_bytes(in_width, out_width) + axis_bytes(in_height, out_height) +
+           (size_t)in_width * SPAN +
            cr_align_up((size_t)in_height * (size_t)out_width * (size_t)channels, CR_ARENA_ALIGN);
 }
 
@@ -84,7 +86,8 @@ void cr_resize_plan_init(cr_resize_plan *plan, int in_width, int in_height, int 
     const cr_resize_axis *v = &plan->vertical;
     plan->first_row = v->start[0];
     plan->last_row = v->start[out_height - 1] + v->count[out_height - 1];
-    plan->between = (uint8_t *)next;
+    plan->columns = (uint8_t *)next;
+    plan->between = plan->columns + (size_t)in_width * SPAN;
 }
 
 static inline uint8_t to_u8(int32_t sum) {
@@ -92,18 +95,65 @@ static inline uint8_t to_u8(int32_t sum) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* One row of the horizontal pass. Inlined with a constant `channels`, so the per-channel sums
- * stay in registers and the tap loop is tight. */
-static inline void horizontal_row(const cr_resize_axis *a, const uint8_t *src, uint8_t *dst,
-                                  int channels, bool flip) {
-    for (int i = 0; i < a->out_size; i++) {
-        const int32_t *k = a->coeffs + (size_t)i * a->taps;
-        const uint8_t *s = src + (size_t)a->start[i] * channels;
-        int32_t sum[4] = {HALF, HALF, HALF, HALF};
-        for (int t = 0; t < a->count[i]; t++)
-            for (int c = 0; c < channels; c++) sum[c] += s[t * channels + c] * k[t];
-        uint8_t *d = dst + (size_t)(flip ? a->out_size - 1 - i : i) * channels;
-        for (int c = 0; c < channels; c++) d[c] = to_u8(sum[c]);
+/* dst[j] = sum over t of src[t * stride + j] * k[t], for j < len <= SPAN: the one kernel both
+ * passes use, over contiguous samples, so the compiler vectorizes it. */
+static inline void filter_span(const uint8_t *src, size_t stride, const int32_t *k, int n,
+                               uint8_t *dst, int len) {
+    int32_t sum[SPAN];
+    for (int j = 0; j < len; j++) sum[j] = HALF;
+    for (int t = 0; t < n; t++) {
+        const uint8_t *s = src + (size_t)t * stride;
+        int32_t w = k[t];
+        for (int j = 0; j < len; j++) sum[j] += s[j] * w;
+    }
+    for (int j = 0; j < len; j++) dst[j] = to_u8(sum[j]);
+}
+
+/* Copies one pixel of `channels` bytes. For 3 channels it moves 4 bytes, one more than the pixel,
+ * which is cheaper than 2 + 1; callers use it only where that extra byte is read from inside the
+ * buffer and written where a later copy (or nothing) will use it. */
+static inline void copy_pixel_wide(uint8_t *dst, const uint8_t *src, int channels) {
+    if (channels == 3) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+    } else {
+        memcpy(dst, src, (size_t)channels);
+    }
+}
+
+/* The horizontal pass over `rows` (<= SPAN / channels) source rows at once. Transposing them
+ * (column x becomes the SPAN bytes columns[x]: rows side by side) turns the filter along a row
+ * into filter_span down the columns, vectorized across the rows, instead of a short scalar
+ * loop per output pixel. Inlined with a constant `channels` so the pixel copies are fixed-size. */
+static inline void horizontal_block(const cr_resize_axis *a, const uint8_t *src, size_t stride,
+                                    int rows, int channels, bool flip, uint8_t *columns,
+                                    uint8_t *dst, size_t dst_stride) {
+    const int in = a->in_size, out = a->out_size, taps = a->taps;
+    /* row r, pixel x -> columns[x][r * channels]; a wide copy's extra byte lands on row r + 1's
+     * slot, written next, or on the unused last lane; the last pixel of a row is copied exactly,
+     * so nothing is read past the row */
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *s = src + (size_t)r * stride;
+        uint8_t *c = columns + (size_t)r * channels;
+        for (int x = 0; x < in - 1; x++)
+            copy_pixel_wide(c + (size_t)x * SPAN, s + (size_t)x * channels, channels);
+        memcpy(c + (size_t)(in - 1) * SPAN, s + (size_t)(in - 1) * channels, (size_t)channels);
+    }
+    uint8_t sums[SPAN]; /* (rows, channels) of one output column */
+    /* destination columns in increasing order, so a wide copy's extra byte lands on the next
+     * pixel, written later; the last one is copied exactly */
+    for (int n = 0; n < out; n++) {
+        int i = flip ? out - 1 - n : n;
+        filter_span(columns + (size_t)a->start[i] * SPAN, SPAN, a->coeffs + (size_t)i * taps,
+                    a->count[i], sums, SPAN);
+        uint8_t *d = dst + (size_t)n * channels;
+        if (n + 1 < out)
+            for (int r = 0; r < rows; r++)
+                copy_pixel_wide(d + (size_t)r * dst_stride, sums + r * channels, channels);
+        else
+            for (int r = 0; r < rows; r++)
+                memcpy(d + (size_t)r * dst_stride, sums + r * channels, (size_t)channels);
     }
 }
 
@@ -113,32 +163,25 @@ cr_resize_rows cr_resize_horizontal(const cr_resize_plan *plan, const uint8_t *s
     src += (size_t)plan->first_row * stride;
     if (a->in_size == a->out_size && !flip) return (cr_resize_rows){src, stride};
 
-    size_t out_stride = (size_t)a->out_size * (size_t)plan->channels;
-    for (int r = 0; r < plan->last_row - plan->first_row; r++) {
+    int channels = plan->channels, block = SPAN / channels;
+    size_t out_stride = (size_t)a->out_size * (size_t)channels;
+    /* the lanes past rows * channels are filtered too (SPAN is a constant) but never copied out;
+     * cleared once, they hold zeros or an earlier block's rows, never undefined bytes */
+    memset(plan->columns, 0, (size_t)a->in_size * SPAN);
+    for (int r = 0; r < plan->last_row - plan->first_row; r += block) {
+        int rows = plan->last_row - plan->first_row - r;
+        if (rows > block) rows = block;
         const uint8_t *s = src + (size_t)r * stride;
         uint8_t *d = plan->between + (size_t)r * out_stride;
-        switch (plan->channels) {
-        case 1: horizontal_row(a, s, d, 1, flip); break;
-        case 3: horizontal_row(a, s, d, 3, flip); break;
-        default: horizontal_row(a, s, d, plan->channels, flip); break;
+        switch (channels) {
+        case 1: horizontal_block(a, s, stride, rows, 1, flip, plan->columns, d, out_stride); break;
+        case 3: horizontal_block(a, s, stride, rows, 3, flip, plan->columns, d, out_stride); break;
+        default:
+            horizontal_block(a, s, stride, rows, channels, flip, plan->columns, d, out_stride);
+            break;
         }
     }
     return (cr_resize_rows){plan->between, out_stride};
-}
-
-enum { SPAN = 64 }; /* columns per block of the vertical pass: four AVX-512 accumulators */
-
-/* dst[j] = sum over t of src[t * stride + j] * k[t], for j < len <= SPAN. */
-static inline void vertical_span(const uint8_t *src, size_t stride, const int32_t *k, int n,
-                                 uint8_t *dst, int len) {
-    int32_t sum[SPAN];
-    for (int j = 0; j < len; j++) sum[j] = HALF;
-    for (int t = 0; t < n; t++) {
-        const uint8_t *s = src + (size_t)t * stride;
-        int32_t w = k[t];
-        for (int j = 0; j < len; j++) sum[j] += s[j] * w;
-    }
-    for (int j = 0; j < len; j++) dst[j] = to_u8(sum[j]);
 }
 
 void cr_resize_vertical_row(const cr_resize_plan *plan, cr_resize_rows rows, int y, uint8_t *out) {
@@ -151,8 +194,9 @@ void cr_resize_vertical_row(const cr_resize_plan *plan, cr_resize_rows rows, int
     }
     const int32_t *k = a->coeffs + (size_t)y * a->taps;
     int j = 0;
-    for (; j + SPAN <= width; j += SPAN) vertical_span(src + j, rows.stride, k, a->count[y], out + j, SPAN);
-    if (j < width) vertical_span(src + j, rows.stride, k, a->count[y], out + j, width - j);
+    for (; j + SPAN <= width; j += SPAN)
+        filter_span(src + j, rows.stride, k, a->count[y], out + j, SPAN);
+    if (j < width) filter_span(src + j, rows.stride, k, a->count[y], out + j, width - j);
 }
 
 size_t cr_resize_scratch_bytes(int src_width, int src_height, int dst_width, int dst_height,

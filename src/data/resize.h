@@ -28,6 +28,7 @@ typedef struct cr_resize_plan {
     int channels;
     cr_resize_axis horizontal, vertical;
     int first_row, last_row; /* the source rows [first_row, last_row) the output depends on */
+    uint8_t *columns;        /* (in width, 64): a block of source rows, transposed */
     uint8_t *between;        /* (last_row - first_row, out width, channels) after the first pass */
 } cr_resize_plan;
 
