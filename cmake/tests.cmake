@@ -1,5 +1,5 @@
-# Test discovery: every tests/<suite>/**/test_*.c is a program and every tests/<suite>/test_*.py or
-# test_*.sh a script; each becomes a ctest test labelled with its suite. A C test under
+# Test discovery: every tests/<suite>/**/test_*.c is a program and every tests/<suite>/**/test_*.py
+# or test_*.sh a script; each becomes a ctest test labelled with its suite. A C test under
 # tests/unit/<module>/ links that module only, so one module's tests build without the others.
 # tests/<suite>/tool_*.c are helper programs a script test runs (found in CR_BUILD_DIR), not tests.
 # Tests named *_slow.* get the label `slow` and are left out of the default run (ctest -LE slow).
@@ -64,7 +64,8 @@ foreach(suite IN LISTS CR_TEST_SUITES)
                          WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   endforeach()
 
-  file(GLOB script_tests CONFIGURE_DEPENDS tests/${suite}/test_*.py tests/${suite}/test_*.sh)
+  file(GLOB_RECURSE script_tests CONFIGURE_DEPENDS tests/${suite}/test_*.py
+       tests/${suite}/test_*.sh)
   foreach(script IN LISTS script_tests)
     get_filename_component(name ${script} NAME_WE)
     get_filename_component(ext ${script} EXT)
