@@ -32,7 +32,7 @@ static cr_status expect(const char **p, char c, const char *spec) {
 }
 
 static cr_status parse_double(const char *spec, const char *p, cr_schedule *out) {
-    int from, to, epochs;
+    int from = 0, to = 0, epochs = 0;
     CR_TRY(parse_int(&p, MIN_RESOLUTION, MAX_RESOLUTION, spec, "a start resolution", &from));
     CR_TRY(expect(&p, '-', spec));
     CR_TRY(parse_int(&p, from, MAX_RESOLUTION, spec, "an end resolution", &to));

@@ -17,7 +17,7 @@ def write(path, tensors, metadata=None):
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name])
+        array = np.array(tensors[name], order="C")  # keeps 0-d scalars 0-d
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": NAMES[array.dtype], "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(data)]}

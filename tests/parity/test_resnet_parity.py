@@ -9,11 +9,14 @@ gradient, the running statistics after the first forward, and every weight after
 The reverse: a checkpoint crescendo writes for a fresh model loads into torchvision with
 load_state_dict(strict=True), and eval-mode logits agree.
 
-Error measure: max |crescendo - torch| / max |torch| per tensor (relative to the tensor's scale;
-elementwise relative error is meaningless for entries near zero). Bound 1e-4 for everything: the
-two sides differ only in summation order (oneDNN's blocking vs PyTorch's), which in fp32 over the
-~4.7k-term reductions of these convolutions gives ~1e-6 relative; 1e-4 leaves room for the
-3 optimizer steps amplifying it, and is still 3 orders below any real bug (a wrong formula).
+Error measure: max |x - reference| / max |reference| per tensor (relative to the tensor's scale;
+elementwise relative error means nothing for entries near zero). The reference is the same model
+run by PyTorch in float64. crescendo passes when its error is at most 1e-4, or at most twice the
+error of PyTorch's own float32 run. The second clause is the justified bound: in resnet50 at 64x64
+with batch 8, layer4's BatchNorm normalizes 32 values per channel and ReLU masks sit near zero,
+so float32 rounding alone moves some gradients by several percent — PyTorch's float32 gradients
+differ from its float64 ones by up to 17% there, and crescendo's by less. No fixed bound between two
+float32 runs can tell rounding from a bug in that regime; distance to the float64 truth can.
 Exits non-zero on any mismatch, printing the worst element."""
 import os
 import subprocess
@@ -31,27 +34,34 @@ import safetensors_np  # noqa: E402
 TOOL = os.path.join(os.environ.get("CR_BUILD_DIR", "build"), "tool_parity")
 TOL = 1e-4
 LR, MOMENTUM, WEIGHT_DECAY, STEPS = 0.05, 0.9, 5e-4, 3
-BATCH, RES, CLASSES = 8, 64, 10
+BATCH, RES, CLASSES = int(os.environ.get("PARITY_BATCH", 8)), 64, 10
 
 failures = []
 
 
-def compare(what, got, want, tol=TOL):
+def relative_error(got, ref):
     got = np.asarray(got, dtype=np.float64).reshape(-1)
-    want = np.asarray(want, dtype=np.float64).reshape(-1)
-    if got.shape != want.shape:
-        failures.append(f"{what}: shape {got.shape} vs {want.shape}")
-        print(f"FAIL {what}: shape {got.shape} vs torch {want.shape}")
-        return
-    scale = max(np.abs(want).max(), 1e-12)
-    diff = np.abs(got - want)
+    ref = np.asarray(ref, dtype=np.float64).reshape(-1)
+    diff = np.abs(got - ref)
     worst = int(diff.argmax())
-    err = diff[worst] / scale
-    if not err <= tol:
+    return diff[worst] / max(np.abs(ref).max(), 1e-12), worst
+
+
+def compare(what, got, ref64, torch32=None):
+    """crescendo's `got` against the float64 reference, allowing twice torch32's own error."""
+    got = np.asarray(got)
+    if got.size != np.asarray(ref64).size:
         failures.append(what)
-        print(f"FAIL {what}: error {err:.3g} > {tol:g} at [{worst}]: crescendo {got[worst]:.9g}, "
-              f"torch {want[worst]:.9g}")
-    return err
+        print(f"FAIL {what}: {got.size} elements, torch has {np.asarray(ref64).size}")
+        return
+    err, worst = relative_error(got, ref64)
+    bound = TOL
+    if torch32 is not None:
+        bound = max(TOL, 2 * relative_error(torch32, ref64)[0])
+    if not err <= bound:
+        failures.append(what)
+        print(f"FAIL {what}: error {err:.3g} > {bound:.3g} at [{worst}]: crescendo "
+              f"{got.reshape(-1)[worst]:.9g}, torch float64 {np.asarray(ref64).reshape(-1)[worst]:.9g}")
 
 
 def randomize_batchnorm(model, gen):
@@ -80,23 +90,30 @@ def forward_parity(name, tmp):
     subprocess.run([TOOL, "train", name, inp, out], check=True)
     got, _ = safetensors_np.read(out)
 
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    for step in range(STEPS):
-        opt.zero_grad()
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        if step == 0:
-            compare(f"{name} logits", got["logits"], logits.detach().numpy())
-            compare(f"{name} loss", got["loss"], loss.item())
-            for k, p in model.named_parameters():
-                compare(f"{name} grad {k}", got[f"grad.{k}"], p.grad.numpy())
-            for k, b in model.named_buffers():
-                compare(f"{name} after one forward: {k}", got[f"after1.{k}"], b.numpy())
-        opt.step()
-    for k, v in model.state_dict().items():
-        compare(f"{name} after {STEPS} steps: {k}", got[f"final.{k}"], v.numpy())
+    model64 = getattr(torchvision.models, name)(num_classes=CLASSES)
+    model64.load_state_dict(model.state_dict())
+    model64.double()
+    runs = []
+    for m, inputs in ((model, x), (model64, x.double())):
+        m.train()
+        opt = torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+        record = {}
+        for step in range(STEPS):
+            opt.zero_grad()
+            logits = m(inputs)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            if step == 0:
+                record["logits"] = logits.detach().numpy()
+                record["loss"] = loss.item()
+                record.update({f"grad.{k}": p.grad.numpy().copy() for k, p in m.named_parameters()})
+                record.update({f"after1.{k}": b.numpy().copy() for k, b in m.named_buffers()})
+            opt.step()
+        record.update({f"final.{k}": v.numpy().copy() for k, v in m.state_dict().items()})
+        runs.append(record)
+    torch32, torch64 = runs
+    for key in torch64:
+        compare(f"{name} {key}", got[key], torch64[key], torch32[key])
 
 
 def reverse_parity(name, tmp):
@@ -109,20 +126,20 @@ def reverse_parity(name, tmp):
     model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
     model.eval()
     with torch.no_grad():
-        want = model(torch.from_numpy(x)).numpy()
-    compare(f"{name} checkpoint loaded into torchvision: eval logits", logits, want)
+        want = model.double()(torch.from_numpy(x).double()).numpy()
+    compare(f"{name} checkpoint loaded into torchvision: eval logits", logits, want)  # eval: 1e-4
 
 
 def main():
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("resnet18", "resnet50"):
+        for name in os.environ.get("PARITY_MODELS", "resnet18,resnet50").split(","):
             forward_parity(name, tmp)
             reverse_parity(name, tmp)
     if failures:
         print(f"parity: {len(failures)} mismatches")
         return 1
-    print("parity: resnet18 and resnet50 agree with torchvision within 1e-4")
+    print("parity: resnet18 and resnet50 agree with torchvision (float64 reference)")
     return 0
 
 

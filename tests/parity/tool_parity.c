@@ -103,13 +103,14 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
         for (int i = 0; i < n; i++) labels[i] = (int32_t)((const int64_t *)label64->data)[i];
         s = cr_graph_plan(g, n, h, w);
     }
-    cr_sgd_config sgd = {.lr = (float)metadata_number(file, "lr"),
-                         .momentum = (float)metadata_number(file, "momentum"),
-                         .weight_decay = (float)metadata_number(file, "weight_decay"),
-                         .decay_norm_and_bias = true /* torch.optim.SGD decays every parameter */};
+    cr_optimizer_config sgd = cr_optimizer_defaults(CR_OPTIMIZER_SGD);
+    sgd.momentum = metadata_number(file, "momentum");
+    sgd.weight_decay = metadata_number(file, "weight_decay");
+    sgd.decay_norm_and_bias = true; /* torch.optim.SGD decays every parameter */
+    double lr = metadata_number(file, "lr");
     int steps = (int)metadata_number(file, "steps");
     if (s == CR_STATUS_OK)
-        s = cr_optimizer_create_sgd(be, &sgd, cr_graph_params(g), cr_graph_param_count(g), &opt);
+        s = cr_optimizer_create(be, &sgd, cr_graph_params(g), cr_graph_param_count(g), &opt);
     for (int step = 0; s == CR_STATUS_OK && step < steps; step++) {
         const float *logits;
         float loss;
@@ -126,7 +127,7 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
             if (s == CR_STATUS_OK) s = emit_params(&o, g, "grad.", true, false);
             if (s == CR_STATUS_OK) s = emit_params(&o, g, "after1.", false, true);
         }
-        if (s == CR_STATUS_OK) s = cr_optimizer_step(opt, sgd.lr);
+        if (s == CR_STATUS_OK) s = cr_optimizer_step(opt, lr);
     }
     if (s == CR_STATUS_OK) s = emit_params(&o, g, "final.", false, false);
     if (s == CR_STATUS_OK) s = cr_safetensors_write(out, o.items, o.count, NULL, 0);
