@@ -64,11 +64,11 @@ cr_status cr_csv_open(const char *path, cr_csv **out) {
         if (!grown) free(text);
         text = grown;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), error = errno;
     fclose(f);
     if (failed) {
         free(text);
-        return cr_fail(CR_STATUS_IO, "%s: read error", path);
+        return cr_fail(CR_STATUS_IO, "%s: cannot read: %s", path, strerror(error));
     }
     return csv_create(path, text, length, out);
 }

@@ -111,6 +111,7 @@ static void test_files(void) {
     CHECK_FAILS(cr_csv_open(temp_tree_path(&t, "missing.csv", path, sizeof path), &csv),
                 CR_STATUS_IO, "missing.csv: cannot open");
     CHECK(csv == NULL);
+    CHECK_FAILS(cr_csv_open(t.root, &csv), CR_STATUS_IO, "cannot read: Is a directory");
     /* Larger than the first read so the buffer grows. */
     size_t rows = 20000;
     char *text = malloc(rows * 16 + 16);
