@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 static const cr_command commands[] = {
+    {"prepare", cr_cmd_prepare, "turn a public dataset into a folder of images and a CSV"},
     {"info", cr_cmd_info, "version, backends, CPU features and threads"},
     {NULL, NULL, NULL},
 };
