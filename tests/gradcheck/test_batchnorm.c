@@ -9,13 +9,15 @@
 typedef struct bn_case {
     const char *name;
     int n, c, h, w;
+    bool constant_channel; /* channel 0 holds one value: variance 0, only eps under the root */
 } bn_case;
 
 static const bn_case cases[] = {
-    {"N3 C5 4x3 (channels not a vector multiple)", 3, 5, 4, 3},
-    {"N2 C64 5x4", 2, 64, 5, 4},
-    {"N4 C17 1x1 (after global pooling)", 4, 17, 1, 1},
-    {"N2 C32 7x6", 2, 32, 7, 6},
+    {"N3 C5 4x3 (channels not a vector multiple)", 3, 5, 4, 3, false},
+    {"N2 C64 5x4", 2, 64, 5, 4, false},
+    {"N4 C17 1x1 (after global pooling)", 4, 17, 1, 1, false},
+    {"N2 C32 7x6", 2, 32, 7, 6, false},
+    {"N2 C16 3x3, a constant channel", 2, 16, 3, 3, true},
 };
 enum { CASES = sizeof cases / sizeof cases[0] };
 
@@ -66,7 +68,9 @@ static void check_case(cr_backend *be, const bn_case *k, uint64_t seed) {
     /* an offset and a spread per channel, as real activations have */
     float *x = gc_uniform(count, seed, 1, -1, 1), *shift = gc_uniform(ch, seed, 2, -2, 2);
     for (size_t i = 0; i < count; i++)
-        x[i] = x[i] * (1.0f + 0.5f * (float)(i % ch)) + shift[i % ch];
+        x[i] = k->constant_channel && i % ch == 0 ? 0.7f
+                                                   : x[i] * (1.0f + 0.5f * (float)(i % ch)) +
+                                                         shift[i % ch];
     float *gamma = gc_uniform(ch, seed, 3, 0.5f, 1.5f), *beta = gc_uniform(ch, seed, 4, -1, 1);
     float *rm = gc_uniform(ch, seed, 5, -1, 1), *rv = gc_uniform(ch, seed, 6, 0.5f, 2);
     float *rm0 = gc_alloc(ch * 4), *rv0 = gc_alloc(ch * 4);
