@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crescendo/image.h"
+#include "crescendo/files.h"
 #include "crescendo/prepare.h"
 #include "data/prepare/idx.h"
 
@@ -62,15 +63,6 @@ static cr_status read_split(const char *src, split *s) {
             return cr_fail(CR_STATUS_DATA, "%s: label %d of image %d is not below %d", path,
                            s->labels.data[i], i, CLASSES);
     return CR_STATUS_OK;
-}
-
-static cr_status make_folder(const char *path) {
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return CR_STATUS_OK;
-        return cr_fail(CR_STATUS_IO, "%s: exists and is not a folder", path);
-    }
-    return cr_fail(CR_STATUS_IO, "%s: cannot create the folder: %s", path, strerror(errno));
 }
 
 /* The images [begin, end) of both splits taken as one range, train first. */
@@ -166,10 +158,10 @@ static cr_status prepare(const cr_fashion_mnist_options *o, split splits[2]) {
     const char *src = o->src ? o->src : CR_FASHION_MNIST_DEFAULT_SRC;
     for (int i = 0; i < 2; i++) CR_TRY(read_split(src, &splits[i]));
     char path[PATH_SIZE];
-    CR_TRY(make_folder(o->out));
+    CR_TRY(cr_make_dirs(o->out));
     for (int i = 0; i < 2; i++) {
         CR_TRY(join(path, o->out, splits[i].name));
-        CR_TRY(make_folder(path));
+        CR_TRY(cr_make_dirs(path));
     }
     CR_TRY(write_pngs(o->out, splits, o->threads));
     for (int i = 0; i < 2; i++) CR_TRY(write_csv(o->out, &splits[i]));

@@ -1,0 +1,70 @@
+/* crescendo/trainer.h — the training run: epochs over a resolution schedule, validation after each,
+ * and everything a run leaves in its folder (metrics.jsonl, confusion/<epoch>.csv,
+ * last.safetensors, best.safetensors).
+ *
+ * The trainer owns the model, the optimizer and the loaders for the length of cr_train; the caller
+ * owns the backend and the datasets. A run folder with a last.safetensors can be resumed: the
+ * model, the optimizer state, the step count and the best metric come back, and the epochs that
+ * follow are the ones an uninterrupted run would have trained. */
+#ifndef CRESCENDO_TRAINER_H
+#define CRESCENDO_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crescendo/backend.h"
+#include "crescendo/dataset.h"
+#include "crescendo/optim.h"
+#include "crescendo/progressive.h"
+
+typedef struct cr_train_config {
+    /* model */
+    const char *model;  /* "simple_cnn", "resnet18", ... */
+    int channels;       /* 1 (gray) or 3 */
+    float dropout;
+
+    /* data */
+    const cr_dataset *train;
+    const cr_dataset *val; /* NULL: no validation (no best checkpoint, no early stopping) */
+    float mean[3], std[3];
+    bool flip;             /* random horizontal flip of training images */
+    int workers;           /* loader threads; 0: one per core */
+    cr_on_bad on_bad;
+
+    /* schedule */
+    cr_schedule schedule;  /* resolution stages; their epochs add up to the run's length */
+    int batch_size;        /* for stages that do not set their own */
+    int eval_resolution;   /* 0: validate at the stage's resolution */
+
+    /* optimization */
+    cr_optimizer_config optimizer;
+    cr_lr_schedule lr_schedule; /* kind, peak lr and shape; the trainer sets total_steps and
+                                 * warmup_steps from the schedule and warmup_epochs */
+    int warmup_epochs;
+    float label_smoothing;
+    int early_stop;        /* stop after this many epochs without a better val accuracy; 0: off */
+    uint64_t seed;
+
+    /* outputs */
+    const char *out_dir;   /* the run folder; NULL writes nothing */
+    bool resume;           /* continue from out_dir/last.safetensors */
+    const char *config_yaml; /* the resolved configuration, kept in checkpoints; may be NULL */
+    FILE *console;         /* progress bars and epoch lines; NULL: silent */
+} cr_train_config;
+
+typedef struct cr_train_result {
+    int epochs;            /* epochs completed, counting those before a resume */
+    double val_acc, val_loss; /* of the last epoch; NaN without validation */
+    double best_val_acc;
+    int best_epoch;
+    double seconds;        /* wall time, across resumes */
+    bool stopped_early;
+} cr_train_result;
+
+/* A configuration with the defaults the command line documents. */
+cr_train_config cr_train_defaults(void);
+
+cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_result *result);
+
+#endif

@@ -1,0 +1,291 @@
+/* `crescendo train`: reads the options into a cr_train_config, opens the datasets, saves the
+ * resolved configuration into the run folder (rerunnable with -c) and runs the trainer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/datasets.h"
+#include "crescendo/files.h"
+#include "crescendo/trainer.h"
+
+/* Everything the command line sets, before it becomes a cr_train_config. */
+typedef struct train_args {
+    const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std;
+    double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
+    double pct_start, div_factor, final_div_factor;
+    int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
+    int threads, seed, channels;
+    int optimizer, lr_schedule, precision, device, on_bad;
+    bool nesterov, flip, overwrite;
+} train_args;
+
+static const char *const optimizers[] = {"sgd", "adamw", NULL};
+static const char *const lr_schedules[] = {"onecycle", "cosine", "step", "constant", NULL};
+static const char *const precisions[] = {"fp32", "bf16", "fp16", NULL};
+static const char *const devices[] = {"cpu", "cuda", NULL};
+static const char *const on_bad_choices[] = {"fail", "skip", NULL};
+
+static const cr_lr_schedule_kind lr_kinds[] = {CR_LR_SCHEDULE_ONECYCLE, CR_LR_SCHEDULE_COSINE,
+                                               CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT};
+
+static bool file_exists(const char *dir, const char *name) {
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    return n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0;
+}
+
+/* The config the trainer runs, from parsed arguments; fails with a usage message. */
+static cr_status make_config(const train_args *a, cr_train_config *c) {
+    *c = cr_train_defaults();
+    c->model = a->model;
+    c->channels = a->channels;
+    c->dropout = (float)a->dropout;
+    c->flip = a->flip;
+    c->workers = a->workers;
+    c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
+    c->batch_size = a->batch_size;
+    c->eval_resolution = a->eval_resolution;
+    c->label_smoothing = (float)a->label_smoothing;
+    c->early_stop = a->early_stop;
+    c->warmup_epochs = a->warmup_epochs;
+    c->seed = (uint64_t)a->seed;
+    if (a->precision != 0)
+        return cr_fail(CR_STATUS_UNSUPPORTED, "--precision %s is not available yet; use fp32",
+                       precisions[a->precision]);
+    if (a->device != 0)
+        return cr_fail(CR_STATUS_UNSUPPORTED, "--device cuda: this build has no CUDA backend");
+    CR_TRY(cr_cli_parse_channels(a->mean, "mean", a->channels, c->mean));
+    CR_TRY(cr_cli_parse_channels(a->std, "std", a->channels, c->std));
+    if (a->schedule) {
+        CR_TRY(cr_schedule_parse(a->schedule, a->epochs, &c->schedule));
+    } else {
+        c->schedule = cr_schedule_fixed(a->resolution, a->epochs);
+    }
+    c->optimizer = cr_optimizer_defaults(a->optimizer == 1 ? CR_OPTIMIZER_ADAMW : CR_OPTIMIZER_SGD);
+    if (a->optimizer == 0) c->optimizer.momentum = a->momentum;
+    c->optimizer.nesterov = a->nesterov;
+    c->optimizer.weight_decay = a->weight_decay;
+    c->lr_schedule = cr_lr_schedule_defaults(lr_kinds[a->lr_schedule], a->lr, 1);
+    c->lr_schedule.pct_start = a->pct_start;
+    c->lr_schedule.div_factor = a->div_factor;
+    c->lr_schedule.final_div_factor = a->final_div_factor;
+    c->out_dir = a->resume ? a->resume : a->out;
+    c->resume = a->resume != NULL;
+    return CR_STATUS_OK;
+}
+
+/* The training and validation sets: a validation CSV, a stratified split, or none. */
+static cr_status open_datasets(const train_args *a, cr_dataset **train, cr_dataset **val) {
+    cr_dataset_options options = {.on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL};
+    cr_dataset *all;
+    const char *csv = a->train_csv;
+    if (!csv && file_exists(a->data, "train.csv")) csv = "train.csv";
+    CR_TRY(cr_cli_open_dataset(a->data, csv, &options, &all));
+    if (a->val_csv) {
+        int k = cr_dataset_num_classes(all);
+        const char **names = malloc(sizeof *names * (size_t)k);
+        if (!names) {
+            cr_dataset_destroy(all);
+            return cr_fail(CR_STATUS_NOMEM, "out of memory");
+        }
+        for (int i = 0; i < k; i++) names[i] = cr_dataset_class_name(all, i);
+        options.num_classes = k;
+        options.class_names = names;
+        cr_status s = cr_cli_open_dataset(a->data, a->val_csv, &options, val);
+        free(names);
+        if (s != CR_STATUS_OK) {
+            cr_dataset_destroy(all);
+            return s;
+        }
+        *train = all;
+        return CR_STATUS_OK;
+    }
+    if (a->val_split > 0) {
+        cr_status s = cr_dataset_split(all, a->val_split, (uint64_t)a->seed, train, val);
+        cr_dataset_destroy(all);
+        return s;
+    }
+    *train = all;
+    *val = NULL;
+    return CR_STATUS_OK;
+}
+
+static void print_skipped(const cr_dataset *ds) {
+    int n = cr_dataset_skipped_count(ds);
+    if (n == 0) return;
+    fprintf(stderr, "crescendo: skipped %d bad rows of %s (--on-bad skip):\n", n,
+            cr_dataset_source(ds));
+    for (int i = 0; i < n && i < 10; i++)
+        fprintf(stderr, "  %s\n", cr_dataset_skipped_message(ds, i));
+    if (n > 10) fprintf(stderr, "  ... and %d more\n", n - 10);
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    char buf[4096];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, mem);
+    if (mem) fclose(mem);
+    fclose(f);
+    return text;
+}
+
+int cr_cmd_train(int argc, char **argv) {
+    train_args a = {0};
+    const cr_option options[] = {
+        {"data", 0, CR_OPTION_STRING, &a.data, .metavar = "DIR", .required = true,
+         .help = "the image root: CSV paths are relative to it; without a CSV (and no "
+                 "DIR/train.csv) it is read as an ImageFolder tree DIR/<class>/<image>"},
+        {"train-csv", 0, CR_OPTION_STRING, &a.train_csv, .metavar = "FILE",
+         .help = "training rows class_name,image_path,target (default DIR/train.csv if present)"},
+        {"val-csv", 0, CR_OPTION_STRING, &a.val_csv, .metavar = "FILE",
+         .help = "validation rows, with the training set's classes"},
+        {"val-split", 0, CR_OPTION_FLOAT, &a.val_split, "0", .metavar = "F", .min = 0, .max = 0.9,
+         .help = "without --val-csv, hold out this fraction of each class for validation"},
+        {"model", 'm', CR_OPTION_STRING, &a.model, "resnet18", .metavar = "NAME",
+         .help = "resnet18, resnet34, resnet50 or simple_cnn"},
+        {"channels", 0, CR_OPTION_INT, &a.channels, "3", .min = 1, .max = 3,
+         .help = "1 trains on gray images, 3 on RGB"},
+        {"epochs", 'e', CR_OPTION_INT, &a.epochs, "10", .min = 1, .max = 100000,
+         .help = "epochs at --resolution, or for schedule stages that give none"},
+        {"resolution", 'r', CR_OPTION_INT, &a.resolution, "64", .metavar = "PX", .min = 8,
+         .max = 8192, .help = "square training size when there is no --schedule"},
+        {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
+         .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5) or "
+                 "double:FROM-TO/EPOCHS (double:64-256/10)"},
+        {"eval-resolution", 0, CR_OPTION_INT, &a.eval_resolution, "0", .metavar = "PX", .min = 0,
+         .max = 8192, .help = "validate at this size; 0 validates at the stage's size"},
+        {"batch-size", 'b', CR_OPTION_INT, &a.batch_size, "64", .min = 1, .max = 1 << 20,
+         .help = "images per step"},
+        {"lr", 0, CR_OPTION_FLOAT, &a.lr, "0.1", .min = 0, .max = 100,
+         .help = "peak learning rate"},
+        {"lr-schedule", 0, CR_OPTION_ENUM, &a.lr_schedule, "onecycle", .choices = lr_schedules,
+         .help = "how the learning rate moves over the run"},
+        {"warmup-epochs", 0, CR_OPTION_INT, &a.warmup_epochs, "0", .min = 0, .max = 1000,
+         .help = "linear warm-up before the schedule"},
+        {"pct-start", 0, CR_OPTION_FLOAT, &a.pct_start, "0.25", .min = 0.01, .max = 0.99,
+         .help = "onecycle: share of the steps spent rising to the peak"},
+        {"div-factor", 0, CR_OPTION_FLOAT, &a.div_factor, "10", .min = 1, .max = 1e6,
+         .help = "onecycle: the start is lr / div-factor"},
+        {"final-div-factor", 0, CR_OPTION_FLOAT, &a.final_div_factor, "100", .min = 1, .max = 1e9,
+         .help = "onecycle: the end is the start / final-div-factor"},
+        {"optimizer", 0, CR_OPTION_ENUM, &a.optimizer, "sgd", .choices = optimizers,
+         .help = "sgd (with momentum) or adamw"},
+        {"momentum", 0, CR_OPTION_FLOAT, &a.momentum, "0.9", .min = 0, .max = 0.9999,
+         .help = "SGD momentum"},
+        {"nesterov", 0, CR_OPTION_FLAG, &a.nesterov, "true", .help = "Nesterov momentum (SGD)"},
+        {"weight-decay", 0, CR_OPTION_FLOAT, &a.weight_decay, "5e-4", .min = 0, .max = 10,
+         .help = "L2 penalty (SGD) or decoupled decay (AdamW); not applied to BatchNorm and "
+                 "biases"},
+        {"label-smoothing", 0, CR_OPTION_FLOAT, &a.label_smoothing, "0", .min = 0, .max = 0.99,
+         .help = "spread this much of each target over all classes"},
+        {"dropout", 0, CR_OPTION_FLOAT, &a.dropout, "0", .min = 0, .max = 0.95,
+         .help = "dropout before the classifier (simple_cnn: in its head)"},
+        {"flip", 0, CR_OPTION_FLAG, &a.flip, "true", .help = "random horizontal flips"},
+        {"mean", 0, CR_OPTION_STRING, &a.mean, "0.485,0.456,0.406", .metavar = "F[,F,F]",
+         .help = "per-channel mean subtracted after scaling to [0, 1]"},
+        {"std", 0, CR_OPTION_STRING, &a.std, "0.229,0.224,0.225", .metavar = "F[,F,F]",
+         .help = "per-channel standard deviation divided by"},
+        {"early-stop", 0, CR_OPTION_INT, &a.early_stop, "0", .metavar = "N", .min = 0,
+         .max = 100000, .help = "stop after N epochs without a better val accuracy; 0: never"},
+        {"precision", 0, CR_OPTION_ENUM, &a.precision, "fp32", .choices = precisions,
+         .help = "arithmetic of convolutions and matrix products"},
+        {"device", 0, CR_OPTION_ENUM, &a.device, "cpu", .choices = devices,
+         .help = "where to train"},
+        {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,
+         .help = "image-decoding threads; 0: one per core"},
+        {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
+         .help = "compute threads; 0: one per core"},
+        {"seed", 0, CR_OPTION_INT, &a.seed, "0", .min = 0, .max = 2147483647,
+         .help = "fixes initialization, order and augmentation: equal seeds and thread counts "
+                 "give equal runs"},
+        {"on-bad", 0, CR_OPTION_ENUM, &a.on_bad, "fail", .choices = on_bad_choices,
+         .help = "a bad CSV row or image: stop with its file and line, or skip and count it"},
+        {"out", 'o', CR_OPTION_STRING, &a.out, "runs/train", .metavar = "DIR",
+         .help = "the run folder: config.yaml, metrics.jsonl, confusion/, last and best "
+                 "checkpoints"},
+        {"overwrite", 0, CR_OPTION_FLAG, &a.overwrite, .no_save = true,
+         .help = "start afresh in an --out folder that holds an earlier run"},
+        {"resume", 0, CR_OPTION_STRING, &a.resume, .metavar = "DIR", .no_save = true,
+         .help = "continue the run in DIR from its last checkpoint, with its config.yaml"},
+        {NULL},
+    };
+    const cr_command_spec spec = {
+        .name = "train",
+        .usage = "--data DIR [options]",
+        .description = "Trains a classifier on a folder of images, with progressive resizing "
+                       "when --schedule has several stages. Every epoch prints one line and "
+                       "writes metrics.jsonl, the confusion matrix and last.safetensors; the best "
+                       "validation accuracy is kept in best.safetensors.",
+        .options = options,
+        .config = true,
+    };
+    int status = cr_cli_parse(&spec, argc, argv);
+    if (status != CR_CLI_CONTINUE) return status;
+
+    char config_path[4096] = "";
+    if (a.resume) {
+        /* The resumed run's own configuration, with this command line on top. */
+        snprintf(config_path, sizeof config_path, "%s/config.yaml", a.resume);
+        if (access(config_path, R_OK) != 0)
+            return cr_cli_usage_error("train", "--resume %s: no config.yaml there", a.resume);
+        bool skip[CR_OPTIONS_MAX] = {0};
+        for (int i = 0; options[i].name; i++)
+            skip[i] = strstr(" resume overwrite ", options[i].name) != NULL;
+        cr_status loaded = cr_options_load_yaml(&spec, config_path, skip);
+        if (loaded != CR_STATUS_OK) return cr_cli_failure(loaded);
+    } else if (file_exists(a.out, "last.safetensors") && !a.overwrite) {
+        return cr_cli_usage_error("train", "%s holds an earlier run: --resume %s continues it, "
+                                  "--overwrite starts afresh, or choose another --out", a.out,
+                                  a.out);
+    }
+    cr_train_config config;
+    cr_status s = make_config(&a, &config);
+    if (s != CR_STATUS_OK) return cr_cli_failure(s);
+
+    cr_dataset *train = NULL, *val = NULL;
+    s = open_datasets(&a, &train, &val);
+    if (s != CR_STATUS_OK) return cr_cli_failure(s);
+    print_skipped(train);
+    if (val) print_skipped(val);
+
+    cr_backend *be = NULL;
+    char *yaml = NULL;
+    s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
+    if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
+    if (s == CR_STATUS_OK) {
+        snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);
+        s = cr_options_save_yaml(&spec, config_path);
+        yaml = read_text(config_path);
+        config.config_yaml = yaml;
+    }
+    if (s == CR_STATUS_OK) {
+        config.train = train;
+        config.val = val;
+        config.console = stdout;
+        printf("training %s on %d images (%d classes)%s%d%s, %d threads; run folder %s\n",
+               config.model, cr_dataset_count(train), cr_dataset_num_classes(train),
+               val ? ", validating on " : "", val ? cr_dataset_count(val) : 0, val ? "" : "",
+               be->threads, config.out_dir);
+        cr_train_result result;
+        s = cr_train(be, &config, &result);
+        if (s == CR_STATUS_OK && !isnan(result.best_val_acc))
+            printf("done: %d epochs in %.1f s; val accuracy %.2f%% (best %.2f%% at epoch %d)\n",
+                   result.epochs, result.seconds, 100.0 * result.val_acc,
+                   100.0 * result.best_val_acc, result.best_epoch);
+        else if (s == CR_STATUS_OK)
+            printf("done: %d epochs in %.1f s\n", result.epochs, result.seconds);
+    }
+    free(yaml);
+    cr_backend_destroy(be);
+    cr_dataset_destroy(val);
+    cr_dataset_destroy(train);
+    return s == CR_STATUS_OK ? CR_EXIT_OK : cr_cli_failure(s);
+}

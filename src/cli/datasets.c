@@ -1,0 +1,45 @@
+/* Opening the dataset a command is pointed at, and the per-channel option values; shared by
+ * train, eval and predict so that all three read data the same way. */
+#include "cli/datasets.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+cr_status cr_cli_open_dataset(const char *root, const char *csv, const cr_dataset_options *options,
+                              cr_dataset **out) {
+    if (!csv) return cr_dataset_from_folder(root, options, out);
+    char path[4096];
+    const char *chosen = csv;
+    if (csv[0] != '/' && root && root[0]) {
+        int n = snprintf(path, sizeof path, "%s/%s", root, csv);
+        if (n > 0 && (size_t)n < sizeof path && access(path, F_OK) == 0) chosen = path;
+    }
+    return cr_dataset_from_csv(chosen, root, options, out);
+}
+
+cr_status cr_cli_parse_channels(const char *text, const char *what, int channels, float out[3]) {
+    float values[3];
+    int count = 0;
+    const char *p = text;
+    while (count < 3) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v))
+            return cr_fail(CR_STATUS_INVALID, "--%s: \"%s\" is not a number or a list of numbers",
+                           what, text);
+        values[count++] = (float)v;
+        p = end;
+        if (*p != ',') break;
+        p++;
+    }
+    if (*p || (count != 1 && count != channels))
+        return cr_fail(CR_STATUS_INVALID, "--%s: give one number or %d, separated by commas, not "
+                       "\"%s\"", what, channels, text);
+    for (int i = 0; i < 3; i++) out[i] = values[count == 1 ? 0 : (i < count ? i : 0)];
+    return CR_STATUS_OK;
+}

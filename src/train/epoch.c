@@ -1,0 +1,76 @@
+/* One pass over a loader: a training epoch (forward, loss, backward, optimizer step per batch) or
+ * a validation pass (forward and loss only), feeding the metrics and the progress bar. */
+#include "train/epoch.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "crescendo/log.h"
+#include "crescendo/report.h"
+
+/* Re-plans the model when a batch's shape differs from the plan (a new stage, or validation at
+ * another resolution); the plan's memory only grows, so alternating sizes allocate nothing. */
+static cr_status ensure_plan(cr_epoch_context *ctx, int batch, int side) {
+    if (ctx->planned_batch >= batch && ctx->planned_side == side) return CR_STATUS_OK;
+    CR_TRY(cr_graph_plan(ctx->graph, batch, side, side));
+    ctx->planned_batch = batch;
+    ctx->planned_side = side;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out) {
+    cr_loader_epoch le = {.epoch = pass->epoch, .resolution = pass->resolution,
+                          .batch_size = pass->batch_size, .shuffle = pass->training,
+                          .drop_last = pass->training, .flip = pass->training && pass->flip};
+    CR_TRY(cr_loader_start_epoch(pass->loader, &le));
+    CR_TRY(ensure_plan(ctx, pass->batch_size, pass->resolution));
+    cr_metrics_reset(ctx->metrics);
+
+    char label[48];
+    snprintf(label, sizeof label, "%s %dpx", pass->training ? "train" : "val  ", pass->resolution);
+    cr_progress progress;
+    cr_progress_begin(&progress, ctx->console, label, cr_loader_batches(pass->loader));
+    double start = cr_now_seconds();
+    int64_t images = 0;
+    int done = 0;
+    cr_status s;
+    cr_batch batch;
+    while ((s = cr_loader_next(pass->loader, &batch)) == CR_STATUS_OK) {
+        const float *logits;
+        float loss;
+        if (pass->training) {
+            double lr = cr_lr_schedule_at(ctx->lr_schedule, ctx->step);
+            CR_TRY(cr_graph_zero_grad(ctx->graph));
+            cr_graph_set_dropout_seed(ctx->graph, ctx->seed, (uint64_t)ctx->step);
+            CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, true, &logits));
+            CR_TRY(cr_graph_loss(ctx->graph, batch.labels, ctx->label_smoothing, &loss, NULL));
+            if (!isfinite(loss))
+                return cr_fail(CR_STATUS_DATA, "the training loss became %g at step %lld (epoch "
+                               "%d): lower --lr or check the data", (double)loss,
+                               (long long)ctx->step, pass->epoch + 1);
+            CR_TRY(cr_graph_backward(ctx->graph));
+            CR_TRY(cr_optimizer_step(ctx->optimizer, lr));
+            ctx->step++;
+            ctx->lr = lr;
+        } else {
+            CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, false, &logits));
+            CR_TRY(cr_graph_loss(ctx->graph, batch.labels, 0.0f, &loss, NULL));
+        }
+        CR_TRY(cr_metrics_add(ctx->metrics, logits, batch.labels, batch.count));
+        cr_metrics_add_loss(ctx->metrics, loss, batch.count);
+        images += batch.count;
+        done++;
+        cr_metrics_summary running = cr_metrics_summarize(ctx->metrics);
+        cr_progress_update(&progress, done, images, running.loss, running.top1);
+    }
+    cr_progress_end(&progress);
+    if (s != CR_STATUS_END) return s;
+
+    cr_loader_stats stats;
+    cr_loader_get_stats(pass->loader, &stats);
+    out->seconds = cr_now_seconds() - start;
+    out->images = images;
+    out->wait_seconds = stats.wait_seconds;
+    out->summary = cr_metrics_summarize(ctx->metrics);
+    return CR_STATUS_OK;
+}

@@ -1,0 +1,43 @@
+/* The trainer's inner loop, shared by training and validation passes; private to src/train.
+ * The context holds what lives across epochs; a pass describes one walk over a loader. */
+#ifndef CR_TRAIN_EPOCH_H
+#define CR_TRAIN_EPOCH_H
+
+#include <stdio.h>
+
+#include "crescendo/graph.h"
+#include "crescendo/loader.h"
+#include "crescendo/metrics.h"
+#include "crescendo/optim.h"
+
+typedef struct cr_epoch_context {
+    cr_graph *graph;
+    cr_optimizer *optimizer;
+    const cr_lr_schedule *lr_schedule;
+    cr_metrics *metrics;
+    FILE *console;
+    uint64_t seed;
+    float label_smoothing;
+    int64_t step;  /* optimizer steps so far: the schedule's position, the dropout key */
+    double lr;     /* of the last step */
+    int planned_batch, planned_side;
+} cr_epoch_context;
+
+typedef struct cr_epoch_pass {
+    cr_loader *loader;
+    bool training; /* shuffle, augment, drop the short last batch, update the weights */
+    bool flip;
+    int epoch;     /* 0-based */
+    int resolution, batch_size;
+} cr_epoch_pass;
+
+typedef struct cr_epoch_outcome {
+    cr_metrics_summary summary;
+    int64_t images;
+    double seconds;      /* wall time of the pass */
+    double wait_seconds; /* of it, waiting for the loader */
+} cr_epoch_outcome;
+
+cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out);
+
+#endif

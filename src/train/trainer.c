@@ -1,0 +1,286 @@
+/* The training run: set-up (model, optimizer, loaders, LR schedule, resume), the epoch loop over
+ * the resolution schedule, and what each epoch leaves behind (log line, metrics.jsonl, confusion
+ * matrix, checkpoints, the early-stopping decision). */
+#include "crescendo/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crescendo/checkpoint.h"
+#include "crescendo/files.h"
+#include "crescendo/log.h"
+#include "crescendo/model.h"
+#include "crescendo/report.h"
+#include "train/epoch.h"
+
+cr_train_config cr_train_defaults(void) {
+    cr_train_config c = {
+        .model = "resnet18", .channels = 3, .flip = true,
+        .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f},
+        .batch_size = 64, .seed = 0,
+        .lr_schedule = cr_lr_schedule_defaults(CR_LR_SCHEDULE_ONECYCLE, 0.1, 1),
+        .optimizer = cr_optimizer_defaults(CR_OPTIMIZER_SGD),
+    };
+    c.optimizer.momentum = 0.9;
+    c.optimizer.weight_decay = 5e-4;
+    c.schedule = cr_schedule_fixed(64, 10);
+    return c;
+}
+
+/* Everything a run holds; released by run_free whatever state set-up reached. */
+typedef struct run {
+    const cr_train_config *config;
+    cr_graph *graph;
+    cr_optimizer *optimizer;
+    cr_loader *train_loader, *val_loader;
+    cr_metrics *metrics;
+    cr_metrics_log *log;
+    cr_lr_schedule lr_schedule;
+    cr_epoch_context ctx;
+    int first_epoch, total_epochs;
+    double best_acc, elapsed_before;
+    int best_epoch, epochs_since_best;
+    const char **class_names;
+} run;
+
+static void run_free(run *r) {
+    cr_metrics_log_close(r->log);
+    cr_metrics_destroy(r->metrics);
+    cr_loader_destroy(r->val_loader);
+    cr_loader_destroy(r->train_loader);
+    cr_optimizer_destroy(r->optimizer);
+    cr_graph_destroy(r->graph);
+    free(r->class_names);
+}
+
+static int stage_batch(const cr_train_config *c, int stage) {
+    int b = c->schedule.stages[stage].batch_size;
+    return b > 0 ? b : c->batch_size;
+}
+
+/* The optimizer steps the whole schedule takes: the LR schedule's length. */
+static cr_status count_steps(const cr_train_config *c, int64_t *total, int64_t *first_epoch) {
+    int n = cr_dataset_count(c->train);
+    *total = 0;
+    for (int i = 0; i < c->schedule.count; i++) {
+        int batch = stage_batch(c, i);
+        if (n < batch)
+            return cr_fail(CR_STATUS_INVALID, "the training set has %d images, fewer than the "
+                           "batch size %d: lower --batch-size", n, batch);
+        if (i == 0) *first_epoch = n / batch;
+        *total += (int64_t)c->schedule.stages[i].epochs * (n / batch);
+    }
+    return CR_STATUS_OK;
+}
+
+static cr_status path_in(const run *r, const char *name, char *buf, size_t size) {
+    int n = snprintf(buf, size, "%s/%s", r->config->out_dir, name);
+    if (n < 0 || (size_t)n >= size)
+        return cr_fail(CR_STATUS_INVALID, "the run folder path %s is too long", r->config->out_dir);
+    return CR_STATUS_OK;
+}
+
+static cr_checkpoint_info checkpoint_info(const run *r, int epoch, int resolution) {
+    const cr_train_config *c = r->config;
+    cr_checkpoint_info info = {
+        .num_classes = cr_dataset_num_classes(c->train), .channels = c->channels,
+        .resolution = resolution, .epoch = epoch, .step = r->ctx.step,
+        .best_metric = r->best_acc, .best_epoch = r->best_epoch, .seed = c->seed,
+        .class_names = r->class_names, .config = c->config_yaml,
+    };
+    snprintf(info.model, sizeof info.model, "%s", c->model);
+    memcpy(info.mean, c->mean, sizeof info.mean);
+    memcpy(info.std, c->std, sizeof info.std);
+    return info;
+}
+
+static cr_status resume(run *r) {
+    char path[4096];
+    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
+    cr_safetensors *file;
+    CR_TRY(cr_safetensors_open(path, &file));
+    cr_checkpoint_info info;
+    cr_status s = cr_checkpoint_read_info(file, &info);
+    if (s == CR_STATUS_OK) {
+        if (strcmp(info.model, r->config->model) != 0 ||
+            info.num_classes != cr_dataset_num_classes(r->config->train))
+            s = cr_fail(CR_STATUS_INVALID, "%s holds a %s with %d classes; this run trains a %s "
+                        "with %d", path, info.model, info.num_classes, r->config->model,
+                        cr_dataset_num_classes(r->config->train));
+        if (s == CR_STATUS_OK)
+            s = cr_graph_state_load(r->graph, file,
+                                    (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
+        if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
+        if (s == CR_STATUS_OK) {
+            r->first_epoch = info.epoch;
+            r->ctx.step = info.step;
+            r->best_acc = info.best_metric;
+            r->best_epoch = info.best_epoch;
+            r->elapsed_before = info.elapsed_seconds;
+            if (r->config->console)
+                fprintf(r->config->console, "resuming %s after epoch %d (step %lld)\n", path,
+                        info.epoch, (long long)info.step);
+        }
+        cr_checkpoint_info_free(&info);
+    }
+    cr_safetensors_close(file);
+    return s;
+}
+
+static cr_status set_up(run *r, cr_backend *be) {
+    const cr_train_config *c = r->config;
+    int classes = cr_dataset_num_classes(c->train);
+    if (c->val && cr_dataset_num_classes(c->val) != classes)
+        return cr_fail(CR_STATUS_INVALID, "the validation set has %d classes, the training set %d",
+                       cr_dataset_num_classes(c->val), classes);
+    cr_model_config mc = {.num_classes = classes, .in_channels = c->channels,
+                          .dropout = c->dropout};
+    CR_TRY(cr_model_create(be, c->model, &mc, c->seed, &r->graph));
+    int min_side = cr_model_min_resolution(c->model);
+    for (int i = 0; i < c->schedule.count; i++)
+        if (c->schedule.stages[i].resolution < min_side)
+            return cr_fail(CR_STATUS_INVALID, "%s needs images of at least %dx%d; the schedule "
+                           "has %d", c->model, min_side, min_side, c->schedule.stages[i].resolution);
+    CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(r->graph),
+                               cr_graph_param_count(r->graph), &r->optimizer));
+
+    int64_t total = 0, first_epoch_steps = 0;
+    CR_TRY(count_steps(c, &total, &first_epoch_steps));
+    r->lr_schedule = c->lr_schedule;
+    r->lr_schedule.total_steps = total;
+    r->lr_schedule.warmup_steps = (int64_t)c->warmup_epochs * first_epoch_steps;
+    CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
+
+    cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
+                            .on_bad = c->on_bad};
+    memcpy(lo.mean, c->mean, sizeof lo.mean);
+    memcpy(lo.std, c->std, sizeof lo.std);
+    CR_TRY(cr_loader_create(c->train, &lo, &r->train_loader));
+    if (c->val) CR_TRY(cr_loader_create(c->val, &lo, &r->val_loader));
+
+    r->class_names = malloc(sizeof *r->class_names * (size_t)classes);
+    if (!r->class_names) return cr_fail(CR_STATUS_NOMEM, "out of memory");
+    for (int k = 0; k < classes; k++) r->class_names[k] = cr_dataset_class_name(c->train, k);
+    CR_TRY(cr_metrics_create(&r->metrics, classes, r->class_names));
+
+    r->ctx = (cr_epoch_context){.graph = r->graph, .optimizer = r->optimizer,
+                                .lr_schedule = &r->lr_schedule, .metrics = r->metrics,
+                                .console = c->console, .seed = c->seed,
+                                .label_smoothing = c->label_smoothing};
+    r->total_epochs = cr_schedule_total_epochs(&c->schedule);
+    r->best_acc = NAN;
+    if (c->out_dir) {
+        CR_TRY(cr_make_dirs(c->out_dir));
+        if (c->resume) CR_TRY(resume(r));
+        char path[4096];
+        CR_TRY(path_in(r, "metrics.jsonl", path, sizeof path));
+        CR_TRY(cr_metrics_log_open(&r->log, path, r->first_epoch));
+    }
+    return CR_STATUS_OK;
+}
+
+/* After an epoch: the console line, metrics.jsonl, the confusion matrix and the checkpoints. */
+static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved) {
+    const cr_train_config *c = r->config;
+    if (c->console) {
+        char line[512];
+        cr_metrics_log_format(line, sizeof line, rec);
+        fprintf(c->console, "%s%s\n", line, improved ? "  *" : "");
+        fflush(c->console);
+    }
+    if (!c->out_dir) return CR_STATUS_OK;
+    CR_TRY(cr_metrics_log_write(r->log, rec));
+    if (c->val) CR_TRY(cr_metrics_save_confusion(r->metrics, c->out_dir, rec->epoch));
+    char path[4096];
+    cr_checkpoint_info info = checkpoint_info(r, rec->epoch, rec->resolution);
+    info.elapsed_seconds = rec->elapsed_seconds;
+    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
+    CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
+    if (improved) {
+        CR_TRY(path_in(r, "best.safetensors", path, sizeof path));
+        CR_TRY(cr_checkpoint_save(path, r->graph, NULL, &info));
+    }
+    return CR_STATUS_OK;
+}
+
+static cr_status train_loop(run *r, cr_train_result *result) {
+    const cr_train_config *c = r->config;
+    double start = cr_now_seconds();
+    int last_stage = -1;
+    for (int epoch = r->first_epoch; epoch < r->total_epochs; epoch++) {
+        int stage = cr_schedule_stage_of(&c->schedule, epoch);
+        const cr_stage *st = &c->schedule.stages[stage];
+        int batch = stage_batch(c, stage);
+        if (stage != last_stage && c->console && c->schedule.count > 1)
+            fprintf(c->console, "stage %d/%d: %dx%d, batch %d, %d epochs\n", stage + 1,
+                    c->schedule.count, st->resolution, st->resolution, batch, st->epochs);
+        last_stage = stage;
+
+        cr_epoch_pass pass = {.loader = r->train_loader, .training = true, .flip = c->flip,
+                              .epoch = epoch, .resolution = st->resolution, .batch_size = batch};
+        cr_epoch_outcome train;
+        double epoch_start = cr_now_seconds();
+        CR_TRY(cr_epoch_run(&r->ctx, &pass, &train));
+
+        cr_epoch_record rec = cr_epoch_record_empty();
+        rec.epoch = epoch + 1, rec.epochs = r->total_epochs, rec.stage = stage;
+        rec.resolution = st->resolution, rec.batch_size = batch, rec.lr = r->ctx.lr;
+        rec.train_loss = train.summary.loss, rec.train_acc = train.summary.top1;
+        rec.images_per_sec = train.seconds > 0 ? (double)train.images / train.seconds : 0;
+        rec.data_wait_percent = train.seconds > 0 ? 100.0 * train.wait_seconds / train.seconds : 0;
+        bool improved = false;
+        if (c->val) {
+            int side = c->eval_resolution > 0 ? c->eval_resolution : st->resolution;
+            cr_epoch_pass vp = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
+                                .batch_size = batch};
+            cr_epoch_outcome val;
+            CR_TRY(cr_epoch_run(&r->ctx, &vp, &val));
+            rec.val_loss = val.summary.loss, rec.val_acc = val.summary.top1;
+            rec.val_top5 = val.summary.topk, rec.val_f1 = val.summary.macro_f1;
+            improved = isnan(r->best_acc) || val.summary.top1 > r->best_acc;
+            if (improved) {
+                r->best_acc = val.summary.top1;
+                r->best_epoch = epoch + 1;
+                r->epochs_since_best = 0;
+            } else {
+                r->epochs_since_best++;
+            }
+        }
+        double now = cr_now_seconds();
+        rec.epoch_seconds = now - epoch_start;
+        rec.elapsed_seconds = r->elapsed_before + (now - start);
+        CR_TRY(finish_epoch(r, &rec, improved));
+        result->epochs = epoch + 1;
+        result->val_acc = rec.val_acc, result->val_loss = rec.val_loss;
+        result->seconds = rec.elapsed_seconds;
+        if (c->val && c->early_stop > 0 && r->epochs_since_best >= c->early_stop) {
+            if (c->console)
+                fprintf(c->console, "early stop: no better val accuracy for %d epochs (best "
+                        "%.2f%% at epoch %d)\n", c->early_stop, 100.0 * r->best_acc,
+                        r->best_epoch);
+            result->stopped_early = true;
+            break;
+        }
+    }
+    result->best_val_acc = r->best_acc;
+    result->best_epoch = r->best_epoch;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_result *result) {
+    run r = {.config = config};
+    *result = (cr_train_result){.val_acc = NAN, .val_loss = NAN, .best_val_acc = NAN};
+    if (!config->train) return cr_fail(CR_STATUS_INVALID, "no training set");
+    if (config->schedule.count < 1) return cr_fail(CR_STATUS_INVALID, "an empty schedule");
+    cr_status s = set_up(&r, be);
+    if (s == CR_STATUS_OK) {
+        result->epochs = r.first_epoch;
+        s = train_loop(&r, result);
+    }
+    if (config->val && r.val_loader && s == CR_STATUS_OK && config->console && r.metrics)
+        cr_metrics_print(r.metrics, config->console);
+    run_free(&r);
+    return s;
+}
