@@ -152,7 +152,7 @@ int cr_optimizer_state_count(const cr_optimizer *opt) { return 1 + opt->slots * 
 
 cr_status cr_optimizer_state_export(cr_optimizer *opt, cr_named_tensor *out) {
     cr_backend *be = opt->be;
-    const float *state = opt->state;
+    float *state = opt->state;
     size_t bytes = (size_t)opt->slots * opt->slot_floats * sizeof(float);
     CR_TRY(be->ops->synchronize(be));
     if (bytes && be->device != CR_DEVICE_CPU) {
@@ -167,7 +167,7 @@ cr_status cr_optimizer_state_export(cr_optimizer *opt, cr_named_tensor *out) {
     for (int s = 0; s < opt->slots; s++)
         for (int i = 0; i < opt->count; i++) {
             const cr_tensor *v = &opt->params[i].value;
-            float *data = (float *)state + (size_t)s * opt->slot_floats + opt->state_offset[i];
+            float *data = state + (size_t)s * opt->slot_floats + opt->state_offset[i];
             out[1 + s * opt->count + i] = (cr_named_tensor){
                 opt->names[1 + s * opt->count + i], cr_tensor_make(CR_DTYPE_F32, v->ndim, v->shape,
                                                                    data)};
