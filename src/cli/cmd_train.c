@@ -137,6 +137,16 @@ static char *read_text(const char *path) {
     return text;
 }
 
+/* The DIR of --resume DIR or --resume=DIR, or NULL. */
+static const char *resume_argument(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc) return argv[i + 1];
+        if (strncmp(argv[i], "--resume=", 9) == 0) return argv[i] + 9;
+    }
+    return NULL;
+}
+
 int cr_cmd_train(int argc, char **argv) {
     train_args a = {0};
     const cr_option options[] = {
@@ -227,25 +237,28 @@ int cr_cmd_train(int argc, char **argv) {
         .options = options,
         .config = true,
     };
+    /* --resume DIR reads DIR/config.yaml as if given with -c: the run's own options, with the
+     * command line on top. */
+    char config_path[4096] = "";
+    char *resumed_argv[argc + 3];
+    const char *resume_dir = resume_argument(argc, argv);
+    if (resume_dir) {
+        snprintf(config_path, sizeof config_path, "%s/config.yaml", resume_dir);
+        if (access(config_path, R_OK) != 0)
+            return cr_cli_usage_error("train", "--resume %s: no config.yaml there", resume_dir);
+        memcpy(resumed_argv, argv, sizeof *argv * (size_t)argc);
+        resumed_argv[argc] = "-c";
+        resumed_argv[argc + 1] = config_path;
+        resumed_argv[argc + 2] = NULL;
+        argv = resumed_argv;
+        argc += 2;
+    }
     int status = cr_cli_parse(&spec, argc, argv);
     if (status != CR_CLI_CONTINUE) return status;
-
-    char config_path[4096] = "";
-    if (a.resume) {
-        /* The resumed run's own configuration, with this command line on top. */
-        snprintf(config_path, sizeof config_path, "%s/config.yaml", a.resume);
-        if (access(config_path, R_OK) != 0)
-            return cr_cli_usage_error("train", "--resume %s: no config.yaml there", a.resume);
-        bool skip[CR_OPTIONS_MAX] = {0};
-        for (int i = 0; options[i].name; i++)
-            skip[i] = strstr(" resume overwrite ", options[i].name) != NULL;
-        cr_status loaded = cr_options_load_yaml(&spec, config_path, skip);
-        if (loaded != CR_STATUS_OK) return cr_cli_failure(loaded);
-    } else if (file_exists(a.out, "last.safetensors") && !a.overwrite) {
+    if (!a.resume && file_exists(a.out, "last.safetensors") && !a.overwrite)
         return cr_cli_usage_error("train", "%s holds an earlier run: --resume %s continues it, "
                                   "--overwrite starts afresh, or choose another --out", a.out,
                                   a.out);
-    }
     cr_train_config config;
     cr_status s = make_config(&a, &config);
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
@@ -270,10 +283,10 @@ int cr_cmd_train(int argc, char **argv) {
         config.train = train;
         config.val = val;
         config.console = stdout;
-        printf("training %s on %d images (%d classes)%s%d%s, %d threads; run folder %s\n",
-               config.model, cr_dataset_count(train), cr_dataset_num_classes(train),
-               val ? ", validating on " : "", val ? cr_dataset_count(val) : 0, val ? "" : "",
-               be->threads, config.out_dir);
+        printf("training %s on %d images (%d classes), ", config.model, cr_dataset_count(train),
+               cr_dataset_num_classes(train));
+        if (val) printf("validating on %d, ", cr_dataset_count(val));
+        printf("%d threads; run folder %s\n", be->threads, config.out_dir);
         cr_train_result result;
         s = cr_train(be, &config, &result);
         if (s == CR_STATUS_OK && !isnan(result.best_val_acc))

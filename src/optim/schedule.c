@@ -87,7 +87,8 @@ static double cos_anneal(double from, double to, double pct) {
 static double onecycle(const cr_lr_schedule *s, int64_t k, int64_t steps) {
     double initial = s->lr / s->div_factor, final = initial / s->final_div_factor;
     double rise_end = s->pct_start * (double)steps - 1.0, fall_end = (double)steps - 1.0;
-    if ((double)k <= rise_end) return cos_anneal(initial, s->lr, (double)k / rise_end);
+    if ((double)k <= rise_end)
+        return cos_anneal(initial, s->lr, rise_end > 0.0 ? (double)k / rise_end : 1.0);
     double span = fall_end - rise_end;
     return cos_anneal(s->lr, final, span > 0.0 ? ((double)k - rise_end) / span : 1.0);
 }

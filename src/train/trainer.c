@@ -42,6 +42,7 @@ typedef struct run {
     int first_epoch, total_epochs;
     double best_acc, elapsed_before;
     int best_epoch, epochs_since_best;
+    int bad_reported; /* bad samples of the training loader already listed on the console */
     const char **class_names;
 } run;
 
@@ -205,6 +206,14 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     return CR_STATUS_OK;
 }
 
+/* Lists the images the training loader skipped since the last report (--on-bad skip). */
+static void report_bad_samples(run *r) {
+    int count = cr_loader_bad_count(r->train_loader);
+    FILE *out = r->config->console;
+    for (; out && r->bad_reported < count; r->bad_reported++)
+        fprintf(out, "skipped %s\n", cr_loader_bad_message(r->train_loader, r->bad_reported));
+}
+
 static cr_status train_loop(run *r, cr_train_result *result) {
     const cr_train_config *c = r->config;
     double start = cr_now_seconds();
@@ -223,6 +232,7 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         cr_epoch_outcome train;
         double epoch_start = cr_now_seconds();
         CR_TRY(cr_epoch_run(&r->ctx, &pass, &train));
+        report_bad_samples(r);
 
         cr_epoch_record rec = cr_epoch_record_empty();
         rec.epoch = epoch + 1, rec.epochs = r->total_epochs, rec.stage = stage;
