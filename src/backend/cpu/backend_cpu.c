@@ -91,15 +91,17 @@ void cr_cpu_cache_destroy(cr_backend *be, cr_op_cache *cache) {
 /* oneDNN glue */
 
 cr_status cr_cpu_dnnl_status(dnnl_status_t st, const char *where, const char *call) {
-    if (st == dnnl_success) return CR_STATUS_OK;
-    cr_status s = st == dnnl_out_of_memory     ? CR_STATUS_NOMEM
-                  : st == dnnl_unimplemented   ? CR_STATUS_UNSUPPORTED
-                  : st == dnnl_invalid_arguments ? CR_STATUS_INVALID
-                                               : CR_STATUS_INTERNAL;
-    const char *why = st == dnnl_out_of_memory       ? "out of memory"
-                      : st == dnnl_unimplemented     ? "no implementation for these arguments"
-                      : st == dnnl_invalid_arguments ? "invalid arguments"
-                                                     : "failure";
+    cr_status s = CR_STATUS_INTERNAL;
+    const char *why = "failure";
+    switch (st) {
+    case dnnl_success: return CR_STATUS_OK;
+    case dnnl_out_of_memory: s = CR_STATUS_NOMEM, why = "out of memory"; break;
+    case dnnl_unimplemented:
+        s = CR_STATUS_UNSUPPORTED, why = "no implementation for these arguments";
+        break;
+    case dnnl_invalid_arguments: s = CR_STATUS_INVALID, why = "invalid arguments"; break;
+    default: break;
+    }
     return cr_fail(s, "%s: oneDNN %s (status %d) in %s", where, why, (int)st, call);
 }
 
@@ -133,23 +135,33 @@ cr_status cr_cpu_primitive(const dnnl_primitive_desc_t pd, const char *what, boo
     return CR_STATUS_OK;
 }
 
+cr_status cr_cpu_accumulate_attr(bool accumulate, dnnl_primitive_attr_t *out) {
+    *out = NULL;
+    if (!accumulate) return CR_STATUS_OK;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+    if (st == dnnl_success) st = dnnl_post_ops_create(&ops);
+    if (st == dnnl_success) st = dnnl_post_ops_append_sum(ops, 1.0f);
+    if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(attr, ops); /* copies ops */
+    dnnl_post_ops_destroy(ops);
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return cr_cpu_dnnl_status(st, __func__, "a sum post-op");
+    }
+    *out = attr;
+    return CR_STATUS_OK;
+}
+
 cr_status cr_cpu_reorder(const cr_backend *be, const dnnl_memory_desc_t *src,
                          const dnnl_memory_desc_t *dst, bool accumulate, dnnl_primitive_t *out) {
     dnnl_engine_t eng = cr_cpu_of(be)->engine;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
+    dnnl_primitive_attr_t attr;
+    CR_TRY(cr_cpu_accumulate_attr(accumulate, &attr));
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_success;
-    if (accumulate) {
-        st = dnnl_primitive_attr_create(&attr);
-        if (st == dnnl_success) st = dnnl_post_ops_create(&ops);
-        if (st == dnnl_success) st = dnnl_post_ops_append_sum(ops, 1.0f);
-        if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(attr, ops);
-    }
-    if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&pd, src, eng, dst, eng, attr);
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, src, eng, dst, eng, attr);
     if (st == dnnl_success) st = dnnl_primitive_create(out, pd);
     dnnl_primitive_desc_destroy(pd);
-    dnnl_post_ops_destroy(ops);
     dnnl_primitive_attr_destroy(attr);
     return cr_cpu_dnnl_status(st, __func__, accumulate ? "an accumulating reorder" : "a reorder");
 }

@@ -97,7 +97,8 @@ static cr_status stage_inputs(cr_backend *be, conv_pass *p, const void *const da
                               dnnl_memory_t mems[2]) {
     size_t need = 0;
     for (int i = 0; i < 2; i++)
-        if (p->in[i].inner && !p->in[i].buffer) need += cr_align_up(p->in[i].inner_bytes, CR_ARENA_ALIGN);
+        if (p->in[i].inner && !p->in[i].buffer)
+            need += cr_align_up(p->in[i].inner_bytes, CR_ARENA_ALIGN);
     char *scratch = need ? cr_cpu_scratch(be, need) : NULL;
     if (need && !scratch)
         return cr_fail(CR_STATUS_NOMEM, "conv2d: cannot allocate %zu bytes of scratch", need);

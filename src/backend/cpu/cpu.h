@@ -79,6 +79,9 @@ void cr_cpu_bind(dnnl_memory_t mem, const void *data);
  * CR_STATUS_UNSUPPORTED, otherwise it is logged at CR_LOG_WARN. */
 cr_status cr_cpu_primitive(const dnnl_primitive_desc_t pd, const char *what, bool reject_ref,
                            dnnl_primitive_t *out);
+/* Attributes that make a primitive add its result into its destination (a sum post-op), or NULL
+ * when `accumulate` is false; the caller destroys them. */
+cr_status cr_cpu_accumulate_attr(bool accumulate, dnnl_primitive_attr_t *out);
 /* A reorder from src to dst layout; with `accumulate` it adds into dst (dst += src). */
 cr_status cr_cpu_reorder(const cr_backend *be, const dnnl_memory_desc_t *src,
                          const dnnl_memory_desc_t *dst, bool accumulate, dnnl_primitive_t *out);

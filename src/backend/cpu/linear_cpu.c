@@ -60,18 +60,9 @@ static cr_status build_matmul(cr_backend *be, linear_pass *p, const char *what, 
     CR_TRY(matrix_md(&bias_md, 1, n, false));
     dnnl_matmul_desc_t d;
     CR_DNNL(dnnl_matmul_desc_init(&d, &src, &weights, bias ? &bias_md : NULL, &dst));
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
-    dnnl_status_t st = dnnl_success;
-    if (accumulate) {
-        st = dnnl_primitive_attr_create(&attr);
-        if (st == dnnl_success) st = dnnl_post_ops_create(&ops);
-        if (st == dnnl_success) st = dnnl_post_ops_append_sum(ops, 1.0f);
-        if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(attr, ops);
-    }
-    if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&p->pd, &d, attr, cr_cpu_of(be)->engine, NULL);
-    dnnl_post_ops_destroy(ops);
+    dnnl_primitive_attr_t attr;
+    CR_TRY(cr_cpu_accumulate_attr(accumulate, &attr));
+    dnnl_status_t st = dnnl_primitive_desc_create(&p->pd, &d, attr, cr_cpu_of(be)->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     CR_TRY(cr_cpu_dnnl_status(st, __func__, what));
     p->bias = bias;
