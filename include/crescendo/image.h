@@ -36,8 +36,8 @@ typedef struct cr_image {
 
 typedef struct cr_decode_options {
     int channels;        /* 1 (gray) or 3 (RGB) */
-    int min_width;       /* JPEG only: decode at the smallest DCT scale (1/8, 1/4, 1/2 or 1) */
-    int min_height;      /* whose output is >= these on both sides; both 0: full size */
+    int min_width;       /* JPEG only: decode at the smallest DCT scale 1/d (1/8, 1/4, 1/2, 1) */
+    int min_height;      /* with width / d and height / d >= these, as PIL's draft(); 0, 0: full */
     uint64_t max_pixels; /* width * height above this is an error; 0: CR_IMAGE_DEFAULT_MAX_PIXELS */
 } cr_decode_options;
 

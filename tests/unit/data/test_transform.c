@@ -4,7 +4,7 @@
  * With CR_TRANSFORM_JOBS naming a file, this program instead runs the jobs listed there, one per
  * line, and exits non-zero if one fails. tests/parity/test_resize_pil.py drives it to compare
  * against PIL and torchvision, and the `bench` job times the loader's per-image work:
- *   decode <image> <channels> <out>               decoded pixels
+ *   decode <image> <channels> <min_w> <min_h> <out>    decoded pixels (JPEG DCT-scaled to min)
  *   resize <image> <channels> <width> <height> <out>   cr_resize_u8 of the decoded image
  *   transform <image> <channels> <width> <height> <flip> <x> <y> <w> <h> <mean0..2> <std0..2> <out>
  *                                                 (w = 0: no crop)
@@ -274,8 +274,9 @@ static int run_job(char *line) {
         if (sscanf(line, "bench %1023s %d %d", in, &resolution, &passes) == 3 && passes > 0)
             return bench(in, resolution, passes);
     } else if (strcmp(kind, "decode") == 0 &&
-               sscanf(line, "decode %1023s %d %1023s", in, &channels, out_path) == 3) {
-        cr_decode_options o = {.channels = channels};
+               sscanf(line, "decode %1023s %d %d %d %1023s", in, &channels, &w, &h, out_path) ==
+                   5) {
+        cr_decode_options o = {.channels = channels, .min_width = w, .min_height = h};
         ok = cr_image_read(NULL, in, &o, &img) == CR_STATUS_OK &&
              write_result(out_path, img.width, img.height, img.channels, img.pixels,
                           (size_t)img.width * img.height * img.channels);
