@@ -1,57 +1,32 @@
-/* Batch normalization through oneDNN on NHWC activations. oneDNN gives the biased batch variance,
- * so PyTorch's running statistics (unbiased variance, momentum) and saved invstd are made here. */
+/* Batch normalization on NHWC activations with OpenMP: per-channel statistics summed in double
+ * (two passes: mean, then squared deviations), as PyTorch's CPU kernel does. oneDNN's batchnorm
+ * sums in float, which loses digits when a channel's mean is large next to its spread. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
+#include "crescendo/arena.h"
 
 typedef struct bn_key {
-    int n, c, h, w;
-    float eps;
+    int c, threads;
 } bn_key;
 
+/* Per-thread partial sums, so that reductions need no atomics and add up in thread order: the
+ * same thread count gives the same bits. */
 typedef struct bn_cache {
     cr_op_cache base;
     bn_key k;
-    dnnl_memory_desc_t data_md, stat_md;
-    dnnl_primitive_desc_t train_pd, infer_pd, bwd_pd; /* train_pd is also backward's hint */
-    dnnl_primitive_t train, infer, bwd;
-    /* handles rebound on every call: x, y, dy, dx over (N, H, W, C); the rest over (C) */
-    dnnl_memory_t x, y, dy, dx, gamma, beta, mean, var, dgamma, dbeta;
-    float *stats; /* (3, C): the batch variance, then dgamma and dbeta before they are added */
+    double *partials; /* (threads, 2, C) */
+    float *coef;      /* (4, C): per-channel factors of the elementwise pass */
 } bn_cache;
 
 static void bn_cache_destroy(cr_op_cache *base) {
     bn_cache *c = (bn_cache *)base;
-    dnnl_primitive_t prims[] = {c->train, c->infer, c->bwd};
-    for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-        if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_primitive_desc_t pds[] = {c->train_pd, c->infer_pd, c->bwd_pd};
-    for (size_t i = 0; i < sizeof pds / sizeof pds[0]; i++)
-        if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
-    dnnl_memory_t mems[] = {c->x, c->y, c->dy, c->dx, c->gamma, c->beta,
-                            c->mean, c->var, c->dgamma, c->dbeta};
-    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
-    free(c->stats);
+    free(c->partials);
+    free(c->coef);
     free(c);
-}
-
-static cr_status bn_build(cr_backend *be, bn_cache *c) {
-    const bn_key *k = &c->k;
-    dnnl_dims_t data = {k->n, k->c, k->h, k->w}, stat = {k->c};
-    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->data_md, 4, data, dnnl_f32, dnnl_nhwc));
-    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->stat_md, 1, stat, dnnl_f32, dnnl_x));
-    dnnl_memory_t *data_mems[] = {&c->x, &c->y, &c->dy, &c->dx};
-    for (size_t i = 0; i < sizeof data_mems / sizeof data_mems[0]; i++)
-        CR_TRY(cr_cpu_memory(be, &c->data_md, data_mems[i]));
-    dnnl_memory_t *stat_mems[] = {&c->gamma, &c->beta, &c->mean, &c->var, &c->dgamma, &c->dbeta};
-    for (size_t i = 0; i < sizeof stat_mems / sizeof stat_mems[0]; i++)
-        CR_TRY(cr_cpu_memory(be, &c->stat_md, stat_mems[i]));
-    c->stats = cr_cpu_alloc(be, 3 * (size_t)k->c * sizeof(float));
-    if (!c->stats) return cr_fail(CR_STATUS_NOMEM, "batchnorm: cannot allocate its statistics");
-    return CR_STATUS_OK;
 }
 
 static cr_status bn_cache_get(cr_backend *be, cr_op_cache **slot, const cr_batchnorm_args *a,
@@ -59,9 +34,9 @@ static cr_status bn_cache_get(cr_backend *be, cr_op_cache **slot, const cr_batch
     if (a->n < 1 || a->c < 1 || a->h < 1 || a->w < 1 || !(a->eps > 0.0f))
         return cr_fail(CR_STATUS_INVALID, "batchnorm %s: shape (%d, %d, %d, %d) or eps %g out of "
                        "range", pass, a->n, a->c, a->h, a->w, (double)a->eps);
-    if (!a->x || !a->gamma)
-        return cr_fail(CR_STATUS_INVALID, "batchnorm %s: x and gamma are required", pass);
-    bn_key k = {a->n, a->c, a->h, a->w, a->eps};
+    if (!a->x || !a->gamma || !a->beta)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm %s: x, gamma and beta are required", pass);
+    bn_key k = {a->c, be->threads};
     cr_cpu_enter(be);
     *out = (bn_cache *)cr_cpu_cache_match(slot, CR_CPU_CACHE_BATCHNORM, &k, sizeof k);
     if (*out) return CR_STATUS_OK;
@@ -69,80 +44,116 @@ static cr_status bn_cache_get(cr_backend *be, cr_op_cache **slot, const cr_batch
                                    sizeof k);
     if (!c) return cr_fail(CR_STATUS_NOMEM, "batchnorm: cannot allocate its cache");
     c->k = k;
-    cr_status s = bn_build(be, c);
-    if (s != CR_STATUS_OK) {
+    c->partials = aligned_alloc(64, cr_align_up(sizeof(double) * 2 * (size_t)k.threads * k.c, 64));
+    c->coef = aligned_alloc(64, cr_align_up(sizeof(float) * 4 * (size_t)k.c, 64));
+    if (!c->partials || !c->coef) {
         bn_cache_destroy(&c->base);
-        return s;
+        return cr_fail(CR_STATUS_NOMEM, "batchnorm: cannot allocate its cache");
     }
     *slot = &c->base;
     *out = c;
     return CR_STATUS_OK;
 }
 
-static cr_status bn_pd(cr_backend *be, bn_cache *c, dnnl_prop_kind_t prop, unsigned flags,
-                       const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd) {
-    dnnl_batch_normalization_desc_t d;
-    if (prop == dnnl_backward)
-        CR_DNNL(dnnl_batch_normalization_backward_desc_init(&d, prop, &c->data_md, &c->data_md,
-                                                            c->k.eps, flags));
-    else
-        CR_DNNL(dnnl_batch_normalization_forward_desc_init(&d, prop, &c->data_md, c->k.eps, flags));
-    CR_DNNL(dnnl_primitive_desc_create(pd, &d, NULL, cr_cpu_of(be)->engine, hint));
-    return CR_STATUS_OK;
+/* Rows [begin, end) of the M = N*H*W rows that thread t of `threads` owns. */
+static void rows_of(size_t rows, int t, int threads, size_t *begin, size_t *end) {
+    *begin = rows * (size_t)t / (size_t)threads;
+    *end = rows * (size_t)(t + 1) / (size_t)threads;
 }
 
-static const unsigned bn_affine = dnnl_use_scale | dnnl_use_shift;
-
-static cr_status bn_train_pd(cr_backend *be, bn_cache *c) {
-    if (c->train_pd) return CR_STATUS_OK;
-    return bn_pd(be, c, dnnl_forward_training, bn_affine, NULL, &c->train_pd);
-}
-
-/* Builds *prim from *pd once; on failure leaves both NULL so that the next call retries. */
-static cr_status bn_primitive(dnnl_primitive_desc_t *pd, const char *what, dnnl_primitive_t *prim) {
-    if (*prim) return CR_STATUS_OK;
-    cr_status s = cr_cpu_primitive(*pd, what, false, prim);
-    if (s != CR_STATUS_OK) {
-        dnnl_primitive_desc_destroy(*pd);
-        *pd = NULL;
-        *prim = NULL;
+/* sums[0][k] = sum of x[., k] - shift[k]; with dy, sums[1][k] = sum of dy[., k] and
+ * sums[0][k] = sum of dy[., k] * (x[., k] - shift[k]). Squared: sums[0][k] = sum (x - shift)^2.
+ * x, dy: (rows, C); shift: (C) doubles or NULL; out: (2, C). */
+static void channel_sums(const bn_cache *c, const float *x, const float *dy, const double *shift,
+                         bool squared, size_t rows, double *out) {
+    const int channels = c->k.c;
+    int used = 1; /* threads the team really had: only their partials are summed */
+#pragma omp parallel num_threads(c->k.threads)
+    {
+        int t = omp_get_thread_num();
+        if (t == 0) used = omp_get_num_threads();
+        double *s0 = c->partials + (size_t)t * 2 * channels, *s1 = s0 + channels;
+        for (int k = 0; k < channels; k++) s0[k] = s1[k] = 0.0;
+        size_t begin, end;
+        rows_of(rows, t, omp_get_num_threads(), &begin, &end);
+        for (size_t r = begin; r < end; r++) {
+            const float *xr = x + r * channels;
+            if (dy) {
+                const float *dr = dy + r * channels;
+#pragma omp simd
+                for (int k = 0; k < channels; k++) {
+                    s0[k] += (double)dr[k] * ((double)xr[k] - shift[k]);
+                    s1[k] += dr[k];
+                }
+            } else if (squared) {
+#pragma omp simd
+                for (int k = 0; k < channels; k++) {
+                    double d = (double)xr[k] - shift[k];
+                    s0[k] += d * d;
+                }
+            } else {
+#pragma omp simd
+                for (int k = 0; k < channels; k++) s0[k] += xr[k];
+            }
+        }
     }
-    return s;
+    for (int k = 0; k < 2 * channels; k++) out[k] = 0.0;
+    for (int t = 0; t < used; t++)
+        for (int k = 0; k < 2 * channels; k++) out[k] += c->partials[(size_t)t * 2 * channels + k];
+}
+
+/* y = (x - center) * scale + b per channel, or with dy given, y = dy * scale + (x - center) * a2
+ * + b. Centering first keeps the digits a large mean would cancel away in x * scale + shift. */
+static void affine(const float *x, const float *dy, const float *center, const float *scale,
+                   const float *a2, const float *b, size_t rows, int channels, int threads,
+                   float *y) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * channels;
+        float *yr = y + r * channels;
+        if (dy) {
+            const float *dr = dy + r * channels;
+#pragma omp simd
+            for (int k = 0; k < channels; k++)
+                yr[k] = dr[k] * scale[k] + (xr[k] - center[k]) * a2[k] + b[k];
+        } else {
+#pragma omp simd
+            for (int k = 0; k < channels; k++) yr[k] = (xr[k] - center[k]) * scale[k] + b[k];
+        }
+    }
 }
 
 cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
                                          const cr_batchnorm_args *a) {
     bn_cache *c;
     CR_TRY(bn_cache_get(be, cache, a, "forward (training)", &c));
-    if (!a->y || !a->beta || !a->saved_mean || !a->saved_invstd)
-        return cr_fail(CR_STATUS_INVALID, "batchnorm forward (training): y, beta, saved_mean and "
+    if (!a->y || !a->saved_mean || !a->saved_invstd)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm forward (training): y, saved_mean and "
                        "saved_invstd are required");
-    double count = (double)a->n * a->h * a->w;
-    if (count < 2)
+    size_t rows = (size_t)a->n * a->h * a->w;
+    if (rows < 2)
         return cr_fail(CR_STATUS_INVALID, "batchnorm forward (training): one value per channel "
                        "(N=%d, H=%d, W=%d) has no variance", a->n, a->h, a->w);
-    CR_TRY(bn_train_pd(be, c));
-    CR_TRY(bn_primitive(&c->train_pd, "batchnorm forward (training)", &c->train));
-    float *var = c->stats; /* (C) */
-    cr_cpu_bind(c->x, a->x);
-    cr_cpu_bind(c->y, a->y);
-    cr_cpu_bind(c->gamma, a->gamma);
-    cr_cpu_bind(c->beta, a->beta);
-    cr_cpu_bind(c->mean, a->saved_mean);
-    cr_cpu_bind(c->var, var);
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->x},     {DNNL_ARG_DST, c->y},
-                              {DNNL_ARG_SCALE, c->gamma}, {DNNL_ARG_SHIFT, c->beta},
-                              {DNNL_ARG_MEAN, c->mean}, {DNNL_ARG_VARIANCE, c->var}};
-    CR_TRY(cr_cpu_execute(be, c->train, 6, args));
-    /* in double, as PyTorch's CPU kernel does */
-    double m = a->momentum, unbias = count / (count - 1);
-    for (int i = 0; i < a->c; i++) {
-        a->saved_invstd[i] = (float)(1.0 / sqrt((double)var[i] + a->eps));
+    const int channels = a->c;
+    double mean[channels], var[channels], sums[2 * channels];
+    channel_sums(c, a->x, NULL, NULL, false, rows, sums);
+    for (int k = 0; k < channels; k++) mean[k] = sums[k] / (double)rows;
+    channel_sums(c, a->x, NULL, mean, true, rows, sums);
+    float *scale = c->coef, *center = c->coef + channels;
+    double m = a->momentum, unbias = (double)rows / (double)(rows - 1);
+    for (int k = 0; k < channels; k++) {
+        var[k] = sums[k] / (double)rows;
+        double invstd = 1.0 / sqrt(var[k] + a->eps);
+        a->saved_mean[k] = (float)mean[k];
+        a->saved_invstd[k] = (float)invstd;
+        scale[k] = (float)(a->gamma[k] * invstd);
+        center[k] = (float)mean[k];
         if (a->running_mean)
-            a->running_mean[i] = (float)(m * a->saved_mean[i] + (1 - m) * a->running_mean[i]);
+            a->running_mean[k] = (float)(m * mean[k] + (1 - m) * a->running_mean[k]);
         if (a->running_var)
-            a->running_var[i] = (float)(m * var[i] * unbias + (1 - m) * a->running_var[i]);
+            a->running_var[k] = (float)(m * var[k] * unbias + (1 - m) * a->running_var[k]);
     }
+    affine(a->x, NULL, center, scale, NULL, a->beta, rows, channels, be->threads, a->y);
     return CR_STATUS_OK;
 }
 
@@ -150,60 +161,45 @@ cr_status cr_cpu_batchnorm_forward_infer(cr_backend *be, cr_op_cache **cache,
                                          const cr_batchnorm_args *a) {
     bn_cache *c;
     CR_TRY(bn_cache_get(be, cache, a, "forward (inference)", &c));
-    if (!a->y || !a->beta || !a->running_mean || !a->running_var)
-        return cr_fail(CR_STATUS_INVALID, "batchnorm forward (inference): y, beta, running_mean "
-                       "and running_var are required");
-    if (!c->infer_pd)
-        CR_TRY(bn_pd(be, c, dnnl_forward_inference, bn_affine | dnnl_use_global_stats, NULL,
-                     &c->infer_pd));
-    CR_TRY(bn_primitive(&c->infer_pd, "batchnorm forward (inference)", &c->infer));
-    cr_cpu_bind(c->x, a->x);
-    cr_cpu_bind(c->y, a->y);
-    cr_cpu_bind(c->gamma, a->gamma);
-    cr_cpu_bind(c->beta, a->beta);
-    cr_cpu_bind(c->mean, a->running_mean);
-    cr_cpu_bind(c->var, a->running_var);
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->x},     {DNNL_ARG_DST, c->y},
-                              {DNNL_ARG_SCALE, c->gamma}, {DNNL_ARG_SHIFT, c->beta},
-                              {DNNL_ARG_MEAN, c->mean}, {DNNL_ARG_VARIANCE, c->var}};
-    return cr_cpu_execute(be, c->infer, 6, args);
+    if (!a->y || !a->running_mean || !a->running_var)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm forward (inference): y, running_mean and "
+                       "running_var are required");
+    float *scale = c->coef;
+    for (int k = 0; k < a->c; k++)
+        scale[k] = (float)(a->gamma[k] / sqrt((double)a->running_var[k] + a->eps));
+    affine(a->x, NULL, a->running_mean, scale, NULL, a->beta, (size_t)a->n * a->h * a->w, a->c,
+           be->threads, a->y);
+    return CR_STATUS_OK;
 }
 
+/* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), written per channel as
+ * dy * A + (x - mean) * B + C so that the pass over the data is one multiply-add chain. */
 cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
                                     const cr_batchnorm_args *a) {
     bn_cache *c;
     CR_TRY(bn_cache_get(be, cache, a, "backward", &c));
-    if (!a->dy || !a->dx || !a->beta || !a->saved_mean || !a->saved_invstd)
-        return cr_fail(CR_STATUS_INVALID, "batchnorm backward: dy, dx, beta, saved_mean and "
+    if (!a->dy || !a->dx || !a->saved_mean || !a->saved_invstd)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm backward: dy, dx, saved_mean and "
                        "saved_invstd are required");
-    if (!c->bwd_pd) {
-        CR_TRY(bn_train_pd(be, c));
-        CR_TRY(bn_pd(be, c, dnnl_backward, bn_affine, c->train_pd, &c->bwd_pd));
+    const int channels = a->c;
+    size_t rows = (size_t)a->n * a->h * a->w;
+    double mean[channels], sums[2 * channels];
+    for (int k = 0; k < channels; k++) mean[k] = a->saved_mean[k];
+    channel_sums(c, a->x, a->dy, mean, false, rows, sums);
+    const double *dot = sums, *sum_dy = sums + channels; /* sum dy (x - mean), sum dy */
+    float *ca = c->coef, *cb = c->coef + channels, *cc = c->coef + 2 * channels;
+    float *center = c->coef + 3 * channels;
+    for (int k = 0; k < channels; k++) {
+        double invstd = a->saved_invstd[k], g = a->gamma[k] * invstd;
+        double mean_dy = sum_dy[k] / (double)rows;
+        double proj = dot[k] * invstd * invstd / (double)rows; /* mean(dy * xhat) / std */
+        ca[k] = (float)g;
+        cb[k] = (float)(-g * proj);
+        cc[k] = (float)(-g * mean_dy);
+        center[k] = a->saved_mean[k];
+        if (a->dgamma) a->dgamma[k] += (float)(dot[k] * invstd);
+        if (a->dbeta) a->dbeta[k] += (float)sum_dy[k];
     }
-    CR_TRY(bn_primitive(&c->bwd_pd, "batchnorm backward", &c->bwd));
-    float *var = c->stats, *dgamma = c->stats + a->c, *dbeta = c->stats + 2 * a->c; /* (C) each */
-    /* oneDNN wants the variance; the forward left 1 / sqrt(var + eps), which gives it back to
-     * within rounding of var + eps, the only form in which oneDNN uses it */
-    for (int i = 0; i < a->c; i++) {
-        double invstd = a->saved_invstd[i];
-        var[i] = (float)(1.0 / (invstd * invstd) - a->eps);
-    }
-    cr_cpu_bind(c->x, a->x);
-    cr_cpu_bind(c->dy, a->dy);
-    cr_cpu_bind(c->dx, a->dx);
-    cr_cpu_bind(c->gamma, a->gamma);
-    cr_cpu_bind(c->beta, a->beta); /* unused by the arithmetic, but oneDNN checks it is given */
-    cr_cpu_bind(c->mean, a->saved_mean);
-    cr_cpu_bind(c->var, var);
-    cr_cpu_bind(c->dgamma, dgamma);
-    cr_cpu_bind(c->dbeta, dbeta);
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->x},           {DNNL_ARG_DIFF_DST, c->dy},
-                              {DNNL_ARG_MEAN, c->mean},       {DNNL_ARG_VARIANCE, c->var},
-                              {DNNL_ARG_SCALE, c->gamma},     {DNNL_ARG_SHIFT, c->beta},
-                              {DNNL_ARG_DIFF_SRC, c->dx},     {DNNL_ARG_DIFF_SCALE, c->dgamma},
-                              {DNNL_ARG_DIFF_SHIFT, c->dbeta}};
-    CR_TRY(cr_cpu_execute(be, c->bwd, 9, args));
-    if (a->dgamma) cr_cpu_add_into(be, a->dgamma, dgamma, (size_t)a->c);
-    if (a->dbeta) cr_cpu_add_into(be, a->dbeta, dbeta, (size_t)a->c);
+    affine(a->x, a->dy, center, ca, cb, cc, rows, channels, be->threads, a->dx);
     return CR_STATUS_OK;
 }
