@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "crescendo/backend.h"
 #include "crescendo/param.h"
@@ -110,5 +111,11 @@ cr_status cr_graph_state_load(cr_graph *g, const cr_safetensors *file, const cha
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step);
 /* Sets every dropout node's probability (progressive regularization). */
 void cr_graph_set_dropout(cr_graph *g, float p);
+
+/* Profiling: with it on, every node's forward and backward is timed (the backend synchronized
+ * around each, so a step gets slower); the report lists time per op kind and the costliest
+ * nodes. Turning it on clears the totals. */
+void cr_graph_set_profiling(cr_graph *g, bool on);
+void cr_graph_print_profile(const cr_graph *g, FILE *out);
 
 #endif

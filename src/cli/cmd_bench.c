@@ -17,7 +17,7 @@ typedef struct bench_args {
     const char *model;
     cr_int_list resolutions;
     int batch_size, classes, channels, warmup, steps, threads;
-    bool json;
+    bool json, profile;
 } bench_args;
 
 static int compare_doubles(const void *a, const void *b) {
@@ -56,7 +56,9 @@ static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
         if (s == CR_STATUS_OK) s = cr_optimizer_step(opt, 0.01);
         if (s == CR_STATUS_OK) s = be->ops->synchronize(be);
         if (step >= a->warmup) times[step - a->warmup] = cr_now_seconds() - start;
+        if (a->profile && step + 1 == a->warmup) cr_graph_set_profiling(g, true);
     }
+    if (s == CR_STATUS_OK && a->profile) cr_graph_print_profile(g, stdout);
     cr_optimizer_destroy(opt);
     cr_graph_destroy(g);
     free(images);
@@ -84,6 +86,8 @@ static int bench_train(int argc, char **argv) {
         {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
          .help = "compute threads; 0: one per core"},
         {"json", 0, CR_OPTION_FLAG, &a.json, .help = "one JSON object per configuration"},
+        {"profile", 0, CR_OPTION_FLAG, &a.profile,
+         .help = "also time every layer over the timed steps and print where a step goes"},
         {NULL},
     };
     const cr_command_spec spec = {

@@ -36,6 +36,7 @@ typedef struct cr_node {
     float *saved_invstd;  /* (C), batchnorm */
 
     cr_op_cache *cache;   /* the backend's primitives and workspaces for this node */
+    double forward_seconds, backward_seconds; /* accumulated while profiling */
 } cr_node;
 
 struct cr_graph {
@@ -64,6 +65,7 @@ struct cr_graph {
     const int32_t *last_labels;
 
     uint64_t dropout_seed, dropout_step;
+    bool profiling; /* time every node (synchronizing the backend around each) */
 };
 
 /* Per-sample element count of a node's output. */

@@ -2,6 +2,8 @@
  * each node one call into the backend's op table. */
 #include <string.h>
 
+#include "crescendo/log.h"
+
 #include "nn/graph_internal.h"
 
 static const float *param_data(const cr_graph *g, int index) {
@@ -138,8 +140,14 @@ cr_status cr_graph_forward(cr_graph *g, const float *input, int n, bool training
         return cr_fail(CR_STATUS_INVALID, "a batch of %d does not fit the plan for %d", n,
                        g->batch);
     g->nodes[0].out = (float *)input; /* read only: nothing writes the input node's output */
-    for (int i = 1; i < g->node_count; i++)
+    for (int i = 1; i < g->node_count; i++) {
+        double start = g->profiling ? cr_now_seconds() : 0.0;
         CR_TRY(forward_node(g, &g->nodes[i], n, training));
+        if (g->profiling) {
+            CR_TRY(g->be->ops->synchronize(g->be));
+            g->nodes[i].forward_seconds += cr_now_seconds() - start;
+        }
+    }
     g->last_n = n;
     *logits = g->nodes[g->node_count - 1].out;
     return CR_STATUS_OK;
@@ -262,8 +270,14 @@ cr_status cr_graph_backward(cr_graph *g) {
     if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "backward before forward and loss");
     int remaining[g->node_count]; /* consumers whose gradient contribution is still to come */
     for (int i = 0; i < g->node_count; i++) remaining[i] = g->nodes[i].consumers;
-    for (int i = g->node_count - 1; i >= 1; i--)
+    for (int i = g->node_count - 1; i >= 1; i--) {
+        double start = g->profiling ? cr_now_seconds() : 0.0;
         CR_TRY(backward_node(g, &g->nodes[i], remaining, g->last_n));
+        if (g->profiling) {
+            CR_TRY(g->be->ops->synchronize(g->be));
+            g->nodes[i].backward_seconds += cr_now_seconds() - start;
+        }
+    }
     return CR_STATUS_OK;
 }
 
