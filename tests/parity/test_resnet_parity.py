@@ -12,11 +12,14 @@ load_state_dict(strict=True), and eval-mode logits agree.
 Error measure: max |x - reference| / max |reference| per tensor (relative to the tensor's scale;
 elementwise relative error means nothing for entries near zero). The reference is the same model
 run by PyTorch in float64. crescendo passes when its error is at most 1e-4, or at most twice the
-error of PyTorch's own float32 run. The second clause is the justified bound: in resnet50 at 64x64
-with batch 8, layer4's BatchNorm normalizes 32 values per channel and ReLU masks sit near zero,
-so float32 rounding alone moves some gradients by several percent — PyTorch's float32 gradients
-differ from its float64 ones by up to 17% there, and crescendo's by less. No fixed bound between two
-float32 runs can tell rounding from a bug in that regime; distance to the float64 truth can.
+worst error of three PyTorch float32 runs: one as it is, two with every weight scaled by
+1 + 1e-7 * N(0, 1), a perturbation the size of float32 rounding. That second clause is the
+justified bound. In resnet50 at 64x64 with batch 8, BatchNorm in layer3 and layer4 normalizes
+32 to 128 values per channel and ReLU masks sit near zero: float32 gradients there are chaotic, and
+such a perturbation moves PyTorch's own float32 gradients by up to a few percent from the float64
+ones (by up to 49% without the small residual gammas below). No fixed bound can tell rounding from
+a bug in that regime; the spread of PyTorch's own float32 runs can. For resnet18 the bound stays
+1e-4 throughout.
 Exits non-zero on any mismatch, printing the worst element."""
 import os
 import subprocess
@@ -34,6 +37,7 @@ import safetensors_np  # noqa: E402
 TOOL = os.path.join(os.environ.get("CR_BUILD_DIR", "build"), "tool_parity")
 TOL = 1e-4
 LR, MOMENTUM, WEIGHT_DECAY, STEPS = 0.05, 0.9, 5e-4, 3
+PERTURBATIONS = (0, 1, 2)  # 0: PyTorch float32 as it is; others: weights moved by ~1e-7
 BATCH, RES, CLASSES = int(os.environ.get("PARITY_BATCH", 8)), 64, 10
 
 failures = []
@@ -47,17 +51,16 @@ def relative_error(got, ref):
     return diff[worst] / max(np.abs(ref).max(), 1e-12), worst
 
 
-def compare(what, got, ref64, torch32=None):
-    """crescendo's `got` against the float64 reference, allowing twice torch32's own error."""
+def compare(what, got, ref64, torch32_runs=()):
+    """crescendo's `got` against the float64 reference, allowing twice the worst error of
+    PyTorch's own float32 runs."""
     got = np.asarray(got)
     if got.size != np.asarray(ref64).size:
         failures.append(what)
         print(f"FAIL {what}: {got.size} elements, torch has {np.asarray(ref64).size}")
         return
     err, worst = relative_error(got, ref64)
-    bound = TOL
-    if torch32 is not None:
-        bound = max(TOL, 2 * relative_error(torch32, ref64)[0])
+    bound = max([TOL] + [2 * relative_error(run, ref64)[0] for run in torch32_runs])
     if not err <= bound:
         failures.append(what)
         print(f"FAIL {what}: error {err:.3g} > {bound:.3g} at [{worst}]: crescendo "
@@ -65,10 +68,22 @@ def compare(what, got, ref64, torch32=None):
 
 
 def randomize_batchnorm(model, gen):
+    """BatchNorm affine and running statistics drawn at random; the last BatchNorm of each
+    residual block gets a small gamma (0 to 0.2), the softened form of torchvision's
+    zero_init_residual, which keeps a deep network's float32 gradients well-conditioned."""
+    last = set()
+    for m in model.modules():
+        if isinstance(m, torchvision.models.resnet.Bottleneck):
+            last.add(m.bn3)
+        elif isinstance(m, torchvision.models.resnet.BasicBlock):
+            last.add(m.bn2)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             with torch.no_grad():
-                m.weight.uniform_(0.5, 1.5, generator=gen)
+                if m in last:
+                    m.weight.uniform_(0.0, 0.2, generator=gen)
+                else:
+                    m.weight.uniform_(0.5, 1.5, generator=gen)
                 m.bias.uniform_(-0.2, 0.2, generator=gen)
                 m.running_mean.uniform_(-0.1, 0.1, generator=gen)
                 m.running_var.uniform_(0.5, 1.5, generator=gen)
@@ -90,30 +105,38 @@ def forward_parity(name, tmp):
     subprocess.run([TOOL, "train", name, inp, out], check=True)
     got, _ = safetensors_np.read(out)
 
-    model64 = getattr(torchvision.models, name)(num_classes=CLASSES)
-    model64.load_state_dict(model.state_dict())
-    model64.double()
-    runs = []
-    for m, inputs in ((model, x), (model64, x.double())):
-        m.train()
-        opt = torch.optim.SGD(m.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-        record = {}
-        for step in range(STEPS):
-            opt.zero_grad()
-            logits = m(inputs)
-            loss = F.cross_entropy(logits, y)
-            loss.backward()
-            if step == 0:
-                record["logits"] = logits.detach().numpy()
-                record["loss"] = loss.item()
-                record.update({f"grad.{k}": p.grad.numpy().copy() for k, p in m.named_parameters()})
-                record.update({f"after1.{k}": b.numpy().copy() for k, b in m.named_buffers()})
-            opt.step()
-        record.update({f"final.{k}": v.numpy().copy() for k, v in m.state_dict().items()})
-        runs.append(record)
-    torch32, torch64 = runs
-    for key in torch64:
-        compare(f"{name} {key}", got[key], torch64[key], torch32[key])
+    reference = torch_run(name, model, x, y, torch.float64)
+    noise = [torch_run(name, model, x, y, torch.float32, perturb=seed) for seed in PERTURBATIONS]
+    for key in reference:
+        compare(f"{name} {key}", got[key], reference[key], [run[key] for run in noise])
+
+
+def torch_run(name, source, x, y, dtype, perturb=None):
+    """PyTorch's side: the logits, loss, gradients and buffers of step 0 and the state after
+    STEPS steps, in `dtype`; with `perturb`, every weight first scaled by 1 + 1e-7 * N(0, 1)."""
+    model = getattr(torchvision.models, name)(num_classes=CLASSES)
+    model.load_state_dict(source.state_dict())
+    model.to(dtype).train()
+    if perturb is not None and perturb > 0:
+        gen = torch.Generator().manual_seed(perturb)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1 + 1e-7 * torch.randn(p.shape, generator=gen, dtype=dtype))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    record = {}
+    for step in range(STEPS):
+        opt.zero_grad()
+        logits = model(x.to(dtype))
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        if step == 0:
+            record["logits"] = logits.detach().numpy()
+            record["loss"] = loss.item()
+            record.update({f"grad.{k}": p.grad.numpy().copy() for k, p in model.named_parameters()})
+            record.update({f"after1.{k}": b.numpy().copy() for k, b in model.named_buffers()})
+        opt.step()
+    record.update({f"final.{k}": v.numpy().copy() for k, v in model.state_dict().items()})
+    return record
 
 
 def reverse_parity(name, tmp):
