@@ -34,6 +34,17 @@ endif()
 set(CR_TEST_SUITES unit gradcheck parity cli)
 set(CR_TEST_ENV "CR_BUILD_DIR=${CMAKE_BINARY_DIR};CR_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHON=/usr/bin/python3")
 
+# Registers one test with its suite's label (and `slow` for *_slow), run from the build folder.
+function(cr_register_test suite name)
+  add_test(NAME ${suite}/${name} COMMAND ${ARGN})
+  set(labels ${suite})
+  if(name MATCHES "_slow$")
+    list(APPEND labels slow)
+  endif()
+  set_tests_properties(${suite}/${name} PROPERTIES LABELS "${labels}" ENVIRONMENT "${CR_TEST_ENV}"
+                       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endfunction()
+
 add_library(cr_testing STATIC tests/testing.c)
 target_include_directories(cr_testing PUBLIC tests include)
 target_link_libraries(cr_testing PUBLIC cr_core)
@@ -55,13 +66,7 @@ foreach(suite IN LISTS CR_TEST_SUITES)
     add_executable(${target} ${source})
     target_include_directories(${target} PRIVATE src)
     target_link_libraries(${target} PRIVATE cr_testing ${link})
-    add_test(NAME ${suite}/${name} COMMAND ${target})
-    set(labels ${suite})
-    if(name MATCHES "_slow$")
-      list(APPEND labels slow)
-    endif()
-    set_tests_properties(${suite}/${name} PROPERTIES LABELS "${labels}" ENVIRONMENT "${CR_TEST_ENV}"
-                         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    cr_register_test(${suite} ${name} ${target})
   endforeach()
 
   file(GLOB_RECURSE script_tests CONFIGURE_DEPENDS tests/${suite}/test_*.py
@@ -74,13 +79,7 @@ foreach(suite IN LISTS CR_TEST_SUITES)
     else()
       set(runner bash)
     endif()
-    add_test(NAME ${suite}/${name} COMMAND ${runner} ${script})
-    set(labels ${suite})
-    if(name MATCHES "_slow$")
-      list(APPEND labels slow)
-    endif()
-    set_tests_properties(${suite}/${name} PROPERTIES LABELS "${labels}" ENVIRONMENT "${CR_TEST_ENV}"
-                         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    cr_register_test(${suite} ${name} ${runner} ${script})
   endforeach()
 endforeach()
 
