@@ -12,9 +12,10 @@ void cr_jpeg_release(void *handle) {
 
 /* The largest reduction 1/d among 1/8, 1/4 and 1/2 with width >= d * min_width and
  * height >= d * min_height, else full size: the rule of PIL's Image.draft(), so that the pixels
- * equal what a PIL pipeline using draft() decodes. libjpeg-turbo also offers 3/8, 5/8, 3/4 and 7/8, but has SIMD code only for
- * these three: on 500x375 photos 3/8 decodes 15% slower than 1/2, and 3/4 half as fast as full
- * size, so the in-between scales would cost more than the smaller resize they save. */
+ * equal what a PIL pipeline using draft() decodes. libjpeg-turbo also offers 3/8, 5/8, 3/4 and
+ * 7/8, but has SIMD code only for these three: on 500x375 photos 3/8 decodes 15% slower than 1/2,
+ * and 3/4 half as fast as full size, so the in-between scales would cost more than the smaller
+ * resize they save. */
 static tjscalingfactor pick_scale(int width, int height, const cr_decode_options *options) {
     if (options->min_width <= 0 && options->min_height <= 0) return (tjscalingfactor){1, 1};
     for (int denom = 8; denom > 1; denom /= 2) {
@@ -25,9 +26,9 @@ static tjscalingfactor pick_scale(int width, int height, const cr_decode_options
     return (tjscalingfactor){1, 1};
 }
 
-/* Whether the last call failed only with a warning that leaves every pixel decoded: some encoders pad between markers, and PIL reads
- * such files without complaint. Every other warning (premature end of file, corrupt data
- * segment) means gray or garbage pixels, and is an error. */
+/* Whether the last call failed only with a warning that leaves every pixel decoded: some
+ * encoders pad between markers, and PIL reads such files without complaint. Every other warning
+ * (premature end of file, corrupt data segment) means gray or garbage pixels, and is an error. */
 static bool harmless(tjhandle tj) {
     return tjGetErrorCode(tj) == TJERR_WARNING &&
            strstr(tjGetErrorStr2(tj), "extraneous bytes before marker") != NULL;

@@ -1,7 +1,7 @@
 /* Unit tests of the decoders: every PNG colour type and depth (written here through libpng),
  * JPEGs of each kind (written here through TurboJPEG), DCT-scaled sizes, and the errors a user
  * meets: empty, truncated, corrupt, unknown and oversized files, each naming the file.
- * Agreement with PIL on files PIL writes is checked by tests/parity/test_resize_pil.py. */
+ * Agreement with PIL on files PIL writes is checked by tests/unit/data/test_resize_pil.py. */
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ static buffer make_png(const png_spec *spec, const uint8_t *rows, size_t row_byt
     return out;
 }
 
-#define SPEC(w_, h_, depth_, color_, interlace_)                                                    \
+#define SPEC(w_, h_, depth_, color_, interlace_)                                               \
     (&(png_spec){.width = (w_), .height = (h_), .bit_depth = (depth_), .color_type = (color_),     \
                  .interlace = (interlace_)})
 
@@ -327,7 +327,7 @@ static uint32_t crc32_of(const uint8_t *p, size_t n) {
 }
 
 static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
 static void append_chunk(buffer *b, const char *type, const uint8_t *data, uint32_t n) {

@@ -1,6 +1,6 @@
 /* Unit tests of the 8-bit resize: small cases whose expected pixels were produced by PIL 9.4's
  * Image.fromarray(a).resize((w, h), Image.BILINEAR), identity and constant images, and the
- * scratch contract. The wide comparison against PIL is tests/parity/test_resize_pil.py. */
+ * scratch contract. The wide comparison against PIL is tests/unit/data/test_resize_pil.py. */
 #include <stdlib.h>
 
 #include "crescendo/transform.h"
@@ -80,13 +80,14 @@ static void test_identity_and_constant(void) {
     /* a flat image stays flat at every factor, including the 22-bit rounding of the weights */
     enum { W = 97, H = 61 };
     static uint8_t flat[W * H * 3];
-    for (int i = 0; i < W * H * 3; i++) flat[i] = (uint8_t)(i % 3 == 0 ? 255 : i % 3 == 1 ? 1 : 128);
+    const uint8_t colour[3] = {255, 1, 128};
+    for (int i = 0; i < W * H * 3; i++) flat[i] = colour[i % 3];
     const int sizes[][2] = {{1, 1}, {13, 7}, {64, 64}, {96, 60}, {200, 150}, {500, 3}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int ow = sizes[s][0], oh = sizes[s][1];
         uint8_t *got = resize(flat, W, H, 3, ow, oh);
         int wrong = 0;
-        for (int i = 0; i < ow * oh * 3; i++) wrong += got[i] != flat[i % 3];
+        for (int i = 0; i < ow * oh * 3; i++) wrong += got[i] != colour[i % 3];
         CHECK(wrong == 0);
         free(got);
     }

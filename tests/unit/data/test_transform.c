@@ -2,7 +2,7 @@
  * gray, the scratch contract and its errors.
  *
  * With CR_TRANSFORM_JOBS naming a file, this program instead runs the jobs listed there, one per
- * line, and exits non-zero if one fails. tests/parity/test_resize_pil.py drives it to compare
+ * line, and exits non-zero if one fails. tests/unit/data/test_resize_pil.py drives it to compare
  * against PIL and torchvision, and the `bench` job times the loader's per-image work:
  *   decode <image> <channels> <min_w> <min_h> <out>    decoded pixels (JPEG DCT-scaled to min)
  *   resize <image> <channels> <width> <height> <out>   cr_resize_u8 of the decoded image

@@ -86,7 +86,8 @@ def main():
         "bits.png": (base.convert("1"), {}), "rgba.png": (Image.fromarray(rgba, "RGBA"), {}),
         "la.png": (Image.fromarray(rgba[:, :, 2:], "LA"), {}),
         "palette.png": (pal, {"transparency": 3}),
-        "q90.jpg": (base, {"quality": 90}), "q75-444.jpg": (base, {"quality": 75, "subsampling": 0}),
+        "q90.jpg": (base, {"quality": 90}),
+        "q75-444.jpg": (base, {"quality": 75, "subsampling": 0}),
         "q90-422.jpg": (base, {"quality": 90, "subsampling": 1}),
         "progressive.jpg": (base, {"quality": 90, "progressive": True}),
         "gray.jpg": (base.convert("L"), {"quality": 90}),
@@ -98,7 +99,8 @@ def main():
         img.save(path, **options)
         for mode, channels in (("RGB", 3), ("L", 1)):
             out = f"{path}.{mode}.out"
-            want = np.asarray(Image.open(path).convert(mode)).reshape(img.height, img.width, channels)
+            want = np.asarray(Image.open(path).convert(mode))
+            want = want.reshape(img.height, img.width, channels)
             job(f"decode {path} {channels} 0 0 {out}",
                 lambda out=out, want=want, name=name, mode=mode:
                     compare(f"decode {name} as {mode}", read_result(out, np.uint8), want, 0))
@@ -168,7 +170,8 @@ def main():
     out = os.path.join(tmp, "transform-gray.out")
     job(f"transform {src} 1 150 100 1 0 0 0 0 0.3 0 0 0.7 1 1 {out}",
         lambda out=out, ref=ref.permute(1, 2, 0).numpy():
-            compare("transform gray 150x100 flip", read_result(out, np.float32), ref, 1 / (255 * 0.7)))
+            compare("transform gray 150x100 flip", read_result(out, np.float32), ref,
+                    1 / (255 * 0.7)))
 
     job_file = os.path.join(tmp, "jobs.txt")
     with open(job_file, "w") as f:
