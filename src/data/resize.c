@@ -1,7 +1,7 @@
 /* Antialiased bilinear resize, equal bit for bit to PIL's Image.resize(BILINEAR): the same
  * coefficients (computed in double, rounded to 22-bit fixed point) and the same two passes, each
- * rounded to 8 bits. The vertical pass runs over contiguous rows and vectorizes; the horizontal
- * pass is specialised for 1 and 3 channels so the compiler keeps the sums in registers. */
+ * rounded to 8 bits. Both passes run one vectorized kernel over 64 contiguous samples: the
+ * vertical pass along rows, the horizontal pass down blocks of rows transposed into columns. */
 #include <math.h>
 #include <string.h>
 
@@ -11,6 +11,9 @@
 
 static const int32_t HALF = 1 << (CR_RESIZE_BITS - 1);
 enum { SPAN = 64 }; /* samples per block of either pass: four AVX-512 registers of int32 sums */
+/* Each weight rounds up by at most 1/2 in 22-bit fixed point, so a sum can exceed 255 * 2^22 by
+ * 255 * taps / 2; bounding the reduction bounds taps and keeps every sum inside int32. */
+enum { MAX_REDUCTION = 1 << 16 };
 
 /* The triangle filter has support 1; reducing by a factor s stretches it to s input pixels. */
 static double filter_scale(int in_size, int out_size) {
@@ -199,6 +202,17 @@ void cr_resize_vertical_row(const cr_resize_plan *plan, cr_resize_rows rows, int
     if (j < width) filter_span(src + j, rows.stride, k, a->count[y], out + j, width - j);
 }
 
+cr_status cr_resize_check(int in_width, int in_height, int out_width, int out_height) {
+    if (in_width < 1 || in_height < 1 || out_width < 1 || out_height < 1)
+        return cr_fail(CR_STATUS_INVALID, "resize from %dx%d to %dx%d: sizes must be positive",
+                       in_width, in_height, out_width, out_height);
+    if (in_width / out_width >= MAX_REDUCTION || in_height / out_height >= MAX_REDUCTION)
+        return cr_fail(CR_STATUS_INVALID, "resize from %dx%d to %dx%d: a reduction of %d or more "
+                       "is not supported", in_width, in_height, out_width, out_height,
+                       MAX_REDUCTION);
+    return CR_STATUS_OK;
+}
+
 size_t cr_resize_scratch_bytes(int src_width, int src_height, int dst_width, int dst_height,
                                int channels) {
     return CR_ARENA_ALIGN + cr_resize_plan_bytes(src_width, src_height, dst_width, dst_height,
@@ -208,11 +222,10 @@ size_t cr_resize_scratch_bytes(int src_width, int src_height, int dst_width, int
 cr_status cr_resize_u8(const uint8_t *src, int src_width, int src_height, size_t src_stride,
                        int channels, uint8_t *dst, int dst_width, int dst_height, void *scratch,
                        size_t scratch_bytes) {
-    if (src_width < 1 || src_height < 1 || dst_width < 1 || dst_height < 1 || channels < 1 ||
-        channels > 4 || src_stride < (size_t)src_width * (size_t)channels)
-        return cr_fail(CR_STATUS_INVALID, "resize from %dx%d (stride %zu) to %dx%d with %d "
-                       "channels: sizes out of range", src_width, src_height, src_stride,
-                       dst_width, dst_height, channels);
+    CR_TRY(cr_resize_check(src_width, src_height, dst_width, dst_height));
+    if (channels < 1 || channels > 4 || src_stride < (size_t)src_width * (size_t)channels)
+        return cr_fail(CR_STATUS_INVALID, "resize of %d channels with rows %zu bytes apart from "
+                       "%d pixels wide: out of range", channels, src_stride, src_width);
     size_t need = cr_resize_scratch_bytes(src_width, src_height, dst_width, dst_height, channels);
     if (scratch_bytes < need)
         return cr_fail(CR_STATUS_INVALID, "resize from %dx%d to %dx%d needs %zu scratch bytes, "

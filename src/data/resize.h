@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crescendo/status.h"
+
 /* PIL's fixed point for 8-bit images: weights are scaled by 2^22, leaving room for 255 * sum. */
 enum { CR_RESIZE_BITS = 22 };
 
@@ -38,6 +40,10 @@ typedef struct cr_resize_rows {
     const uint8_t *base;
     size_t stride;
 } cr_resize_rows;
+
+/* Fails with CR_STATUS_INVALID on an empty size or a reduction of 2^16 or more on an axis: the
+ * fixed-point sums stay far inside int32 below that (they could overflow near 2^23). */
+cr_status cr_resize_check(int in_width, int in_height, int out_width, int out_height);
 
 /* Memory a plan needs; never decreases when the input sizes grow, so a plan sized for the
  * largest source fits every smaller one. */

@@ -49,6 +49,7 @@ cr_status cr_transform_apply(const cr_transform *t, const cr_image *src, const c
                              bool flip, void *scratch, size_t scratch_bytes, float *out) {
     CR_TRY(check(t, src, crop));
     cr_crop box = crop ? *crop : (cr_crop){0, 0, src->width, src->height};
+    CR_TRY(cr_resize_check(box.width, box.height, t->out_width, t->out_height));
     size_t need = cr_transform_scratch_bytes(t, box.width, box.height);
     if (scratch_bytes < need)
         return cr_fail(CR_STATUS_INVALID, "transform of a %dx%d source needs %zu scratch bytes, "

@@ -124,9 +124,12 @@ static void test_scratch_contract(void) {
     CHECK_FAILS(cr_resize_u8(RGB_5x4, 5, 4, 15, 3, dst, 2, 2, scratch, need - 1),
                 CR_STATUS_INVALID, "scratch bytes");
     CHECK_FAILS(cr_resize_u8(RGB_5x4, 5, 4, 15, 3, dst, 0, 2, scratch, need), CR_STATUS_INVALID,
-                "out of range");
+                "sizes must be positive");
     CHECK_FAILS(cr_resize_u8(RGB_5x4, 5, 4, 14, 3, dst, 2, 2, scratch, need), CR_STATUS_INVALID,
-                "stride 14");
+                "rows 14 bytes apart from 5 pixels wide");
+    /* reductions from 2^16 : 1 are refused, well before the fixed-point sums could overflow */
+    CHECK_FAILS(cr_resize_u8(RGB_5x4, 1 << 16, 1, (size_t)3 << 16, 3, dst, 1, 1, scratch, need),
+                CR_STATUS_INVALID, "a reduction of 65536 or more");
     free(scratch);
 }
 
