@@ -12,10 +12,8 @@ fi
 
 start=$(date +%s)
 "$crescendo" train --data "$data" --train-csv train.csv --val-csv test.csv \
-  --model simple_cnn --channels 1 --mean 0.2860 --std 0.3530 \
-  --schedule 20:3,24:3,28:6 --batch-size 128 --lr 0.1 --schedule-lr onecycle \
-  --optimizer sgd --momentum 0.9 --nesterov --weight-decay 5e-4 --dropout 0.3 \
-  --seed 0 --out "$run" --overwrite
+  --model simple_cnn --channels 1 --mean 0.2860 --std 0.3530 --dropout 0.3 \
+  --schedule 20:4,24:4,28:6 --batch-size 128 --lr 0.1 --seed 0 --out "$run" --overwrite
 end=$(date +%s)
 
 "$crescendo" eval --checkpoint "$run/last.safetensors" --data "$data" --csv test.csv
