@@ -13,6 +13,7 @@
 typedef struct eval_args {
     const char *checkpoint, *data, *csv, *confusion_csv;
     int resolution, batch_size, workers, threads;
+    cr_cli_columns columns;
 } eval_args;
 
 /* Runs the model over every image once; the metrics hold the result. */
@@ -50,6 +51,7 @@ static cr_status run_eval(const eval_args *a) {
     if (s == CR_STATUS_OK) {
         cr_dataset_options options = {.num_classes = info.num_classes,
                                       .class_names = info.class_names};
+        cr_cli_apply_columns(&a->columns, &options);
         s = cr_cli_open_dataset(a->data, a->csv, &options, &ds);
     }
     if (s == CR_STATUS_OK) s = cr_metrics_create(&metrics, info.num_classes, info.class_names);
@@ -88,6 +90,7 @@ int cr_cmd_eval(int argc, char **argv) {
          .help = "the image root; without --csv an ImageFolder tree"},
         {"csv", 0, CR_OPTION_STRING, &a.csv, .metavar = "FILE",
          .help = "labeled rows class_name,image_path,target, paths relative to --data"},
+        CR_CLI_COLUMN_OPTIONS(a.columns),
         {"resolution", 'r', CR_OPTION_INT, &a.resolution, "0", .metavar = "PX", .min = 0,
          .max = 8192, .help = "evaluate at this size; 0: the size the model last trained at"},
         {"batch-size", 'b', CR_OPTION_INT, &a.batch_size, "128", .min = 1, .max = 1 << 20,

@@ -20,6 +20,7 @@ typedef struct train_args {
     int threads, seed, channels;
     int optimizer, lr_schedule, precision, device, on_bad;
     bool nesterov, flip, overwrite;
+    cr_cli_columns columns;
 } train_args;
 
 static const char *const optimizers[] = {"sgd", "adamw", NULL};
@@ -80,6 +81,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
 /* The training and validation sets: a validation CSV, a stratified split, or none. */
 static cr_status open_datasets(const train_args *a, cr_dataset **train, cr_dataset **val) {
     cr_dataset_options options = {.on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL};
+    cr_cli_apply_columns(&a->columns, &options);
     cr_dataset *all;
     const char *csv = a->train_csv;
     if (!csv && file_exists(a->data, "train.csv")) csv = "train.csv";
@@ -157,6 +159,7 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "training rows class_name,image_path,target (default DIR/train.csv if present)"},
         {"val-csv", 0, CR_OPTION_STRING, &a.val_csv, .metavar = "FILE",
          .help = "validation rows, with the training set's classes"},
+        CR_CLI_COLUMN_OPTIONS(a.columns),
         {"val-split", 0, CR_OPTION_FLOAT, &a.val_split, "0", .metavar = "F", .min = 0, .max = 0.9,
          .help = "without --val-csv, hold out this fraction of each class for validation"},
         {"model", 'm', CR_OPTION_STRING, &a.model, "resnet18", .metavar = "NAME",

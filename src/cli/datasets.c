@@ -43,3 +43,9 @@ cr_status cr_cli_parse_channels(const char *text, const char *what, int channels
     for (int i = 0; i < 3; i++) out[i] = values[count == 1 ? 0 : (i < count ? i : 0)];
     return CR_STATUS_OK;
 }
+
+void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options) {
+    options->path_column = c->path;
+    options->target_column = c->target;
+    options->class_column = c->class_name;
+}

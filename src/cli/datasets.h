@@ -4,7 +4,25 @@
 #ifndef CRESCENDO_CLI_DATASETS_H
 #define CRESCENDO_CLI_DATASETS_H
 
+#include "cli/options.h"
 #include "crescendo/dataset.h"
+
+/* The CSV's column names, which every command reading a CSV lets the user choose. */
+typedef struct cr_cli_columns {
+    const char *path, *target, *class_name;
+} cr_cli_columns;
+
+/* The three option-table entries for cr_cli_columns c. */
+#define CR_CLI_COLUMN_OPTIONS(c)                                                                   \
+    {"path-column", 0, CR_OPTION_STRING, &(c).path, "image_path", .metavar = "NAME",               \
+     .help = "the CSV column with image paths"},                                                   \
+    {"target-column", 0, CR_OPTION_STRING, &(c).target, "target", .metavar = "NAME",               \
+     .help = "the CSV column with class indices"},                                                 \
+    {"class-column", 0, CR_OPTION_STRING, &(c).class_name, "class_name", .metavar = "NAME",        \
+     .help = "the CSV column with class names"}
+
+/* Sets the column names of options from c. */
+void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options);
 
 /* csv NULL: root is an ImageFolder tree. A relative csv is looked up under root first, then as
  * given. options may be NULL. */

@@ -7,6 +7,7 @@ PNG and half JPEG, listed in CSVs. Checked:
 - eval of the checkpoint reports the accuracy the last epoch logged;
 - two runs with the same seed write identical metrics.jsonl, timings aside;
 - a run killed after two epochs and resumed with --resume ends as an uninterrupted one;
+- a CSV with other column names trains with --path-column, --target-column, --class-column;
 - each bad input (missing file, corrupt PNG, truncated JPEG, short row, non-numeric target,
   label >= class count, empty CSV) gives exit status 1 and a one-line error naming the file and
   row, or with --on-bad skip is skipped and counted.
@@ -176,6 +177,25 @@ def test_bad_inputs(tmp, data):
               f"{name}: --on-bad skip names the skipped row: {p.stderr[-500:]}")
 
 
+def test_column_names(tmp, data):
+    """A CSV with its own column names, chosen with --path-column and friends."""
+    with open(os.path.join(data, "train.csv")) as f:
+        rows = f.read().splitlines()[1:]
+    with open(os.path.join(data, "renamed.csv"), "w") as f:
+        f.write("label,kind,file\n")
+        for row in rows:
+            name, path, target = row.split(",")
+            f.write(f"{target},{name},{path}\n")
+    out = os.path.join(tmp, "renamed_run")
+    base = ["train", "--data", data, "--train-csv", "renamed.csv", "--model", "simple_cnn",
+            "--resolution", "16", "--epochs", "1", "--batch-size", "8", "--out", out]
+    p = run(*base, expect=1)
+    check("image_path" in p.stderr, f"a missing default column is named: {p.stderr}")
+    run(*base, "--path-column", "file", "--target-column", "label", "--class-column", "kind",
+        "--overwrite")
+    check(len(metrics(out)) == 1, "trained from renamed columns")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
@@ -183,6 +203,7 @@ def main():
         out, rows = test_train_and_eval(tmp, data)
         test_determinism_and_resume(tmp, data, rows)
         test_bad_inputs(tmp, data)
+        test_column_names(tmp, data)
     print(f"{checks} passed, 0 failed")
 
 
