@@ -254,7 +254,7 @@ int cr_graph_dropout(cr_graph *g, int input, float p) {
 
 /* torchvision's initialization: kaiming-normal (fan-out, relu) for convolutions; PyTorch's
  * default for linear layers, uniform(+-1/sqrt(fan_in)) for weight and bias; BN (1, 0). */
-static void init_param(const cr_graph *g, const cr_param *p, float *host, uint64_t seed, int index) {
+static void init_param(const cr_param *p, float *host, uint64_t seed, int index) {
     size_t count = (size_t)cr_tensor_numel(&p->value);
     cr_rng rng = cr_rng_stream(seed, 0x1417, (uint64_t)index);
     const char *suffix = strrchr(p->name, '.') + 1;
@@ -274,7 +274,6 @@ static void init_param(const cr_graph *g, const cr_param *p, float *host, uint64
         float bound = (float)(1.0 / sqrt((double)fan_in));
         for (size_t i = 0; i < count; i++) host[i] = bound * (2.0f * cr_rng_uniform(&rng) - 1.0f);
     }
-    (void)g;
 }
 
 cr_status cr_graph_finalize(cr_graph *g, uint64_t seed) {
@@ -313,7 +312,7 @@ cr_status cr_graph_finalize(cr_graph *g, uint64_t seed) {
             cr_param *p = &g->params[i];
             if (p->value.dtype == CR_DTYPE_I64 || (p->kind == CR_PARAM_BUFFER) != (pass == 1))
                 continue;
-            init_param(g, p, host + p->offset, seed, i);
+            init_param(p, host + p->offset, seed, i);
         }
         float *dst = pass == 0 ? g->values : g->buffers;
         size_t count = pass == 0 ? trainable : buffers;
