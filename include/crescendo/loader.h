@@ -11,11 +11,12 @@
  * therefore the same whatever the number of workers and however the threads are scheduled.
  *
  * All functions are called from one thread, the consumer. Buffers are only allocated when an
- * epoch needs more room than any before it. */
+ * epoch needs more room than any before it, and the decoded-image cache when the size changes. */
 #ifndef CRESCENDO_LOADER_H
 #define CRESCENDO_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crescendo/dataset.h"
@@ -45,6 +46,12 @@ typedef struct cr_loader_options {
                             * small resolutions, and a slightly different image. Random crops
                             * always decode at full size */
     uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */
+    size_t cache_bytes;    /* > 0: keep decoded images in up to this much memory, resized to the
+                            * epoch's size but neither flipped nor normalized, so that later
+                            * epochs at that size skip reading, decoding and resizing them (flips
+                            * stay random per epoch). Samples are kept in dataset order until the
+                            * budget is spent; an epoch at another size empties the cache, and
+                            * epochs with random crops neither read nor fill it */
 } cr_loader_options;
 
 /* What one epoch produces. */
@@ -76,6 +83,8 @@ typedef struct cr_loader_stats {
     int batches;               /* this epoch: batches handed out so far */
     int64_t samples;           /* this epoch: samples handed out so far */
     int skipped;               /* this epoch: bad samples left out */
+    int64_t decoded;           /* this epoch: of the samples handed out so far (and skipped),
+                                * those read and decoded rather than taken from the cache */
 } cr_loader_stats;
 
 /* Starts the workers. ds must outlive the loader. Fails with CR_STATUS_INVALID on options out

@@ -41,6 +41,13 @@ size_t cr_transform_scratch_bytes(const cr_transform *t, int max_src_width, int 
 cr_status cr_transform_apply(const cr_transform *t, const cr_image *src, const cr_crop *crop,
                              bool flip, void *scratch, size_t scratch_bytes, float *out);
 
+/* The steps of cr_transform_apply after the resize, for an image already at the output size
+ * (the loader keeps resized images between epochs): src (out_height, out_width, channels),
+ * mirrored when flip is set, becomes ((v / 255) - mean) / std in out as above. Equal, bit for bit,
+ * to cr_transform_apply on the image src was resized from. Fails with CR_STATUS_INVALID on a
+ * transform out of range. */
+cr_status cr_transform_finish(const cr_transform *t, const uint8_t *src, bool flip, float *out);
+
 /* The 8-bit resize alone, for tests and for tools that write images. src is
  * (src_height, src_width, channels) with rows src_stride bytes apart; dst is
  * (dst_height, dst_width, channels) packed. channels is 1 to 4. */

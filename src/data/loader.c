@@ -1,6 +1,7 @@
 /* The batch loader: a persistent pool of decoding threads filling a ring of batch buffers.
  * Work is handed out a few samples at a time, oldest batch first, so all workers finish the batch
- * the trainer needs next before starting later ones; results depend on no scheduling choice. */
+ * the trainer needs next before starting later ones; results depend on no scheduling choice.
+ * An optional cache keeps resized 8-bit images between epochs of the same size. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ typedef struct slot {
     /* under mutex: */
     int batch;              /* the batch of this epoch it holds; -1 before its first sample */
     int pending;            /* samples of that batch not finished yet */
+    int decoded;            /* of its samples, those read from their files (not the cache) */
     cr_status status;       /* the failure of its earliest failing sample, or OK */
     int failed_position;
     char message[MESSAGE_SIZE];
@@ -43,7 +45,7 @@ typedef struct worker {
     pthread_t thread;
     cr_decoder *decoder;
     cr_image image;
-    void *scratch;          /* (scratch_bytes) for cr_transform_apply */
+    void *scratch;          /* (scratch_bytes) for cr_transform_apply or cr_resize_u8 */
     size_t scratch_bytes;
 } worker;
 
@@ -64,6 +66,16 @@ struct cr_loader {
     int sample_count;       /* samples used this epoch (all, or fewer with drop_last) */
     int chunk;              /* consecutive samples a worker takes at once */
     cr_transform transform;
+
+    /* The decoded-image cache (options.cache_bytes), planned with the epoch: sample i below
+     * cache_count is kept at cache + i * (its size in bytes) once cache_filled[i] is set. Each
+     * sample is handed to one worker per epoch and the plan changes only while nothing is in
+     * flight, so no entry is ever touched by two threads at once. */
+    uint8_t *cache;         /* (cache_count, cache_height, cache_width, channels) */
+    unsigned char *cache_filled; /* (ds count) */
+    int cache_count;
+    int cache_width, cache_height;
+    bool cache_active;      /* this epoch reads and fills the cache */
 
     pthread_mutex_t mutex;
     pthread_cond_t work_ready;  /* workers wait here for work or shutdown */
@@ -88,6 +100,7 @@ struct cr_loader {
     double wait_seconds, total_wait_seconds;
     int batches_out;
     int64_t samples_out;
+    int64_t decoded_out;    /* images decoded for the batches taken so far */
     int skipped_out;        /* bad samples left out of the batches handed out */
 };
 
@@ -99,13 +112,33 @@ static int batch_size_of(const cr_loader *l, int batch) {
 
 /* ---- the worker side ---------------------------------------------------------------------- */
 
-/* Loads sample `position` of batch `batch` into s. Returns a failure with its message set. */
-static cr_status load_sample(worker *w, slot *s, int batch, int position) {
+static cr_status reserve_scratch(worker *w, size_t need) {
+    if (need <= w->scratch_bytes) return CR_STATUS_OK;
+    free(w->scratch);
+    w->scratch = malloc(need);
+    w->scratch_bytes = w->scratch ? need : 0;
+    return w->scratch ? CR_STATUS_OK
+                      : cr_fail(CR_STATUS_NOMEM, "out of memory for %zu bytes of resize scratch",
+                                need);
+}
+
+/* Loads sample `position` of batch `batch` into s, adding 1 to *decoded when it had to read the
+ * file. Returns a failure with its message set. */
+static cr_status load_sample(worker *w, slot *s, int batch, int position, int *decoded) {
     const cr_loader *l = w->loader;
     int index = l->order[batch * l->epoch.batch_size + position];
     s->indices[position] = index;
     s->labels[position] = cr_dataset_label(l->ds, index);
     s->skipped[position] = 0;
+    size_t values = (size_t)l->width * l->height * l->transform.channels; /* per image */
+    float *out = s->images + (size_t)position * values;
+
+    /* Stream 0 of (seed, epoch) orders the epoch; sample i draws from stream i + 1. */
+    cr_rng rng = cr_rng_stream(l->options.seed, (uint64_t)l->epoch.epoch, (uint64_t)index + 1);
+    bool flip = (cr_rng_u32(&rng) & 1) && l->epoch.flip;
+    uint8_t *kept = l->cache_active && index < l->cache_count ? l->cache + (size_t)index * values
+                                                              : NULL; /* (height, width, ch) */
+    if (kept && l->cache_filled[index]) return cr_transform_finish(&l->transform, kept, flip, out);
 
     char path[PATH_SIZE];
     CR_TRY(cr_dataset_resolve(l->ds, index, path, sizeof path));
@@ -117,25 +150,26 @@ static cr_status load_sample(worker *w, slot *s, int batch, int position) {
         decode.min_height = l->height;
     }
     CR_TRY(cr_image_read(w->decoder, path, &decode, &w->image));
+    (*decoded)++;
+    const cr_image *im = &w->image;
 
-    /* Stream 0 of (seed, epoch) orders the epoch; sample i draws from stream i + 1. */
-    cr_rng rng = cr_rng_stream(l->options.seed, (uint64_t)l->epoch.epoch, (uint64_t)index + 1);
-    bool flip = (cr_rng_u32(&rng) & 1) && l->epoch.flip;
+    if (kept) {
+        /* resized unflipped into the cache, then finished from there as a later epoch will */
+        int channels = l->transform.channels;
+        CR_TRY(reserve_scratch(w, cr_resize_scratch_bytes(im->width, im->height, l->width,
+                                                          l->height, channels)));
+        CR_TRY(cr_resize_u8(im->pixels, im->width, im->height, (size_t)im->width * channels,
+                            channels, kept, l->width, l->height, w->scratch, w->scratch_bytes));
+        l->cache_filled[index] = 1;
+        return cr_transform_finish(&l->transform, kept, flip, out);
+    }
     cr_crop area;
     if (crop)
-        area = cr_loader_random_crop(&rng, w->image.width, w->image.height,
-                                     l->epoch.crop_scale_min, 1.0f, 3.0f / 4.0f, 4.0f / 3.0f);
-    size_t need = cr_transform_scratch_bytes(&l->transform, w->image.width, w->image.height);
-    if (need > w->scratch_bytes) {
-        free(w->scratch);
-        w->scratch = malloc(need);
-        w->scratch_bytes = w->scratch ? need : 0;
-        if (!w->scratch)
-            return cr_fail(CR_STATUS_NOMEM, "out of memory for %zu bytes of resize scratch", need);
-    }
-    size_t floats = (size_t)l->width * l->height * l->transform.channels;
-    return cr_transform_apply(&l->transform, &w->image, crop ? &area : NULL, flip, w->scratch,
-                              w->scratch_bytes, s->images + (size_t)position * floats);
+        area = cr_loader_random_crop(&rng, im->width, im->height, l->epoch.crop_scale_min, 1.0f,
+                                     3.0f / 4.0f, 4.0f / 3.0f);
+    CR_TRY(reserve_scratch(w, cr_transform_scratch_bytes(&l->transform, im->width, im->height)));
+    return cr_transform_apply(&l->transform, im, crop ? &area : NULL, flip, w->scratch,
+                              w->scratch_bytes, out);
 }
 
 /* Adds a bad sample's message to the list, once per sample. Called under the mutex. */
@@ -193,6 +227,7 @@ static void *worker_main(void *arg) {
         if (first == 0) {
             s->batch = batch;
             s->pending = size;
+            s->decoded = 0;
             s->status = CR_STATUS_OK;
         }
         int count = size - first < l->chunk ? size - first : l->chunk;
@@ -204,8 +239,9 @@ static void *worker_main(void *arg) {
         l->in_flight += count;
         pthread_mutex_unlock(&l->mutex);
 
+        int decoded = 0;
         for (int i = 0; i < count; i++) {
-            cr_status status = load_sample(w, s, batch, first + i);
+            cr_status status = load_sample(w, s, batch, first + i, &decoded);
             if (status == CR_STATUS_OK) continue;
             pthread_mutex_lock(&l->mutex);
             record_failure(l, s, first + i, status);
@@ -213,6 +249,7 @@ static void *worker_main(void *arg) {
         }
 
         pthread_mutex_lock(&l->mutex);
+        s->decoded += decoded;
         s->pending -= count;
         l->in_flight -= count;
         if (s->pending == 0 || l->in_flight == 0) pthread_cond_signal(&l->work_done);
@@ -270,10 +307,12 @@ cr_status cr_loader_create(const cr_dataset *ds, const cr_loader_options *option
     l->workers = calloc((size_t)l->worker_count, sizeof *l->workers);
     l->order = malloc(n * sizeof *l->order);
     l->bad_seen = calloc(n, 1);
+    l->cache_filled = o.cache_bytes ? calloc(n, 1) : NULL;
     pthread_mutex_init(&l->mutex, NULL);
     pthread_cond_init(&l->work_ready, NULL);
     pthread_cond_init(&l->work_done, NULL);
-    if (!l->slots || !l->workers || !l->order || !l->bad_seen) {
+    if (!l->slots || !l->workers || !l->order || !l->bad_seen ||
+        (o.cache_bytes && !l->cache_filled)) {
         l->worker_count = 0;
         cr_loader_destroy(l);
         return cr_fail(CR_STATUS_NOMEM, "out of memory for the loader");
@@ -322,6 +361,8 @@ void cr_loader_destroy(cr_loader *l) {
     pthread_cond_destroy(&l->work_done);
     free(l->bad_messages);
     free(l->bad_seen);
+    free(l->cache);
+    free(l->cache_filled);
     free(l->order);
     free(l->workers);
     free(l->slots);
@@ -374,6 +415,37 @@ static cr_status reserve_slots(cr_loader *l, int batch_size, size_t floats_per_s
     return CR_STATUS_OK;
 }
 
+/* Readies the cache for an epoch of width x height: the images kept at that size stay, an
+ * epoch at another size starts it afresh, random crops leave it alone. An allocation that fails
+ * leaves the epoch uncached, since the cache only saves time. */
+static void plan_cache(cr_loader *l, const cr_loader_epoch *e, int width, int height) {
+    l->cache_active = false;
+    if (!l->options.cache_bytes || e->crop_scale_min > 0.0f) return;
+    if (l->cache && width == l->cache_width && height == l->cache_height) {
+        l->cache_active = true;
+        return;
+    }
+    free(l->cache);
+    l->cache = NULL;
+    l->cache_count = 0;
+    size_t image = (size_t)width * height * (size_t)l->transform.channels;
+    size_t fit = l->options.cache_bytes / image;
+    int n = cr_dataset_count(l->ds);
+    int count = fit < (size_t)n ? (int)fit : n;
+    if (count == 0) return;
+    l->cache = malloc((size_t)count * image);
+    if (!l->cache) {
+        cr_log(CR_LOG_WARN, "no memory to cache %d decoded images of %dx%d (%zu MiB); reading "
+               "them every epoch", count, width, height, (size_t)count * image >> 20);
+        return;
+    }
+    memset(l->cache_filled, 0, (size_t)n);
+    l->cache_count = count;
+    l->cache_width = width;
+    l->cache_height = height;
+    l->cache_active = true;
+}
+
 /* The epoch's order: the dataset's, or a Fisher-Yates shuffle driven by stream
  * (seed, epoch, 0). */
 static void plan_order(cr_loader *l) {
@@ -408,6 +480,7 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
     l->height = height;
     l->transform.out_width = width;
     l->transform.out_height = height;
+    plan_cache(l, epoch, width, height);
     plan_order(l);
     int n = cr_dataset_count(l->ds);
     l->sample_count = epoch->drop_last ? n / epoch->batch_size * epoch->batch_size : n;
@@ -425,6 +498,7 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
     l->wait_seconds = 0.0;
     l->batches_out = 0;
     l->samples_out = 0;
+    l->decoded_out = 0;
     l->skipped_out = 0;
     l->epoch_started = true;
 
@@ -476,6 +550,7 @@ cr_status cr_loader_next(cr_loader *l, cr_batch *batch) {
         while (s->batch != number || s->pending > 0) pthread_cond_wait(&l->work_done, &l->mutex);
         double waited = cr_now_seconds() - start;
         cr_status status = s->status;
+        l->decoded_out += s->decoded;
         if (status != CR_STATUS_OK) memcpy(l->failure_message, s->message, MESSAGE_SIZE);
         pthread_mutex_unlock(&l->mutex);
 
@@ -508,7 +583,8 @@ void cr_loader_get_stats(const cr_loader *l, cr_loader_stats *out) {
                              .total_wait_seconds = l->total_wait_seconds,
                              .batches = l->batches_out,
                              .samples = l->samples_out,
-                             .skipped = l->skipped_out};
+                             .skipped = l->skipped_out,
+                             .decoded = l->decoded_out};
 }
 
 int cr_loader_bad_count(cr_loader *l) {

@@ -1,6 +1,7 @@
 /* The per-sample transform of the loader: crop, resize, flip, ToTensor and Normalize, written
  * straight into a batch slot. Each output row leaves the vertical pass as 8-bit values and is
- * turned into floats through a 256-entry table per channel while it is still in cache. */
+ * turned into floats through a 256-entry table per channel while it is still in cache; an image
+ * resized in an earlier epoch takes only that last step (cr_transform_finish). */
 #include <stdint.h>
 
 #include "crescendo/arena.h"
@@ -24,7 +25,7 @@ size_t cr_transform_scratch_bytes(const cr_transform *t, int max_src_width, int 
                                 t->channels);
 }
 
-static cr_status check(const cr_transform *t, const cr_image *src, const cr_crop *crop) {
+static cr_status check_transform(const cr_transform *t) {
     if (t->out_width < 1 || t->out_height < 1 || (t->channels != 1 && t->channels != 3))
         return cr_fail(CR_STATUS_INVALID, "transform to %dx%d with %d channels: out of range",
                        t->out_width, t->out_height, t->channels);
@@ -32,6 +33,11 @@ static cr_status check(const cr_transform *t, const cr_image *src, const cr_crop
         if (!(t->std[c] != 0.0f))
             return cr_fail(CR_STATUS_INVALID, "transform std[%d] is %g, must be non-zero", c,
                            (double)t->std[c]);
+    return CR_STATUS_OK;
+}
+
+static cr_status check(const cr_transform *t, const cr_image *src, const cr_crop *crop) {
+    CR_TRY(check_transform(t));
     if (src->channels != t->channels)
         return cr_fail(CR_STATUS_INVALID, "transform for %d channels given a %d-channel image",
                        t->channels, src->channels);
@@ -43,6 +49,29 @@ static cr_status check(const cr_transform *t, const cr_image *src, const cr_crop
         return cr_fail(CR_STATUS_INVALID, "crop %dx%d at (%d, %d) leaves the %dx%d image",
                        crop->width, crop->height, crop->x, crop->y, src->width, src->height);
     return CR_STATUS_OK;
+}
+
+/* ToTensor then Normalize, in the float32 operations torchvision uses, so that table
+ * (channels, 256) holds exactly the values PyTorch would compute. */
+static void fill_table(const cr_transform *t, float *table) {
+    for (int c = 0; c < t->channels; c++)
+        for (int v = 0; v < LEVELS; v++)
+            table[c * LEVELS + v] = ((float)v / 255.0f - t->mean[c]) / t->std[c];
+}
+
+/* One row of `width` pixels through the table, read right to left when mirror is set. */
+static void row_to_floats(const float *table, const uint8_t *row, size_t width, int channels,
+                          bool mirror, float *o /* (width, channels) */) {
+    if (channels == 3) {
+        for (size_t x = 0; x < width; x++) {
+            const uint8_t *p = row + 3 * (mirror ? width - 1 - x : x);
+            o[3 * x + 0] = table[p[0]];
+            o[3 * x + 1] = table[LEVELS + p[1]];
+            o[3 * x + 2] = table[2 * LEVELS + p[2]];
+        }
+    } else {
+        for (size_t x = 0; x < width; x++) o[x] = table[row[mirror ? width - 1 - x : x]];
+    }
 }
 
 cr_status cr_transform_apply(const cr_transform *t, const cr_image *src, const cr_crop *crop,
@@ -61,11 +90,7 @@ cr_status cr_transform_apply(const cr_transform *t, const cr_image *src, const c
     next += table_bytes(channels);
     uint8_t *row = (uint8_t *)next; /* (out_width, channels) */
     next += row_bytes(t);
-    /* ToTensor then Normalize, in the float32 operations torchvision uses, so the table holds
-     * exactly the values PyTorch would compute */
-    for (int c = 0; c < channels; c++)
-        for (int v = 0; v < LEVELS; v++)
-            table[c * LEVELS + v] = ((float)v / 255.0f - t->mean[c]) / t->std[c];
+    fill_table(t, table);
 
     cr_resize_plan plan;
     cr_resize_plan_init(&plan, box.width, box.height, t->out_width, t->out_height, channels, next);
@@ -76,16 +101,19 @@ cr_status cr_transform_apply(const cr_transform *t, const cr_image *src, const c
     size_t width = (size_t)t->out_width;
     for (int y = 0; y < t->out_height; y++) {
         cr_resize_vertical_row(&plan, rows, y, row);
-        float *o = out + (size_t)y * width * channels; /* (out_width, channels) */
-        if (channels == 3) {
-            for (size_t x = 0; x < width; x++) {
-                o[3 * x + 0] = table[row[3 * x + 0]];
-                o[3 * x + 1] = table[LEVELS + row[3 * x + 1]];
-                o[3 * x + 2] = table[2 * LEVELS + row[3 * x + 2]];
-            }
-        } else {
-            for (size_t x = 0; x < width; x++) o[x] = table[row[x]];
-        }
+        /* the horizontal pass has mirrored already */
+        row_to_floats(table, row, width, channels, false, out + (size_t)y * width * channels);
     }
+    return CR_STATUS_OK;
+}
+
+cr_status cr_transform_finish(const cr_transform *t, const uint8_t *src, bool flip, float *out) {
+    CR_TRY(check_transform(t));
+    float table[3 * LEVELS]; /* (channels, 256) */
+    fill_table(t, table);
+    size_t row = (size_t)t->out_width * (size_t)t->channels;
+    for (int y = 0; y < t->out_height; y++)
+        row_to_floats(table, src + (size_t)y * row, (size_t)t->out_width, t->channels, flip,
+                      out + (size_t)y * row);
     return CR_STATUS_OK;
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the batch loader on tiny PNGs written for the test: every sample once per epoch,
  * orders and augmentations that do not depend on the worker count, size changes between epochs,
- * bad images failing with their CSV line or skipped, and the random crop's geometry. */
+ * bad images failing with their CSV line or skipped, the decoded-image cache, and the random
+ * crop's geometry. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,64 @@ static void test_invalid_configurations(void) {
     cr_dataset_destroy(ds);
 }
 
+/* Runs epoch e on both loaders: the same order and the same floats, bit for bit. Returns the
+ * images the cached loader decoded. */
+static int64_t same_epoch(cr_loader *plain, cr_loader *cached, const cr_loader_epoch *e,
+                          float *a, float *b, size_t values) {
+    int order_a[N], order_b[N];
+    CHECK(run_epoch(plain, e, order_a, a) == N);
+    CHECK(run_epoch(cached, e, order_b, b) == N);
+    CHECK(memcmp(order_a, order_b, sizeof order_a) == 0);
+    CHECK(memcmp(a, b, (size_t)N * values * sizeof *a) == 0);
+    cr_loader_stats stats;
+    cr_loader_get_stats(plain, &stats);
+    CHECK(stats.decoded == N);
+    cr_loader_get_stats(cached, &stats);
+    CHECK(stats.samples == N);
+    return stats.decoded;
+}
+
+/* The decoded-image cache changes nothing in the batches (flips still differ per epoch, since they
+ * are applied after the cache), only how many images are decoded: all in the first epoch at a
+ * size, none after; a new size starts over, random crops go around it, and a budget smaller than
+ * the set keeps the first samples. */
+static void test_cache_gives_the_same_batches_with_fewer_decodes(void) {
+    cr_dataset *ds = make_set("cache", 12, 10, false);
+    size_t values = 6 * 5 * 3; /* per image of the largest epoch below */
+    cr_loader_options o = {.workers = 3, .seed = 77, .mean = {0.4f, 0.5f, 0.6f},
+                           .std = {0.2f, 0.3f, 0.25f}};
+    cr_loader *plain = NULL, *cached = NULL;
+    CHECK_OK(cr_loader_create(ds, &o, &plain));
+    o.cache_bytes = N * values;
+    CHECK_OK(cr_loader_create(ds, &o, &cached));
+    float *a = malloc(N * values * sizeof *a), *b = malloc(N * values * sizeof *b);
+
+    cr_loader_epoch e = {.width = 6, .height = 5, .batch_size = 4, .shuffle = true, .flip = true};
+    for (e.epoch = 0; e.epoch < 3; e.epoch++)
+        CHECK(same_epoch(plain, cached, &e, a, b, values) == (e.epoch == 0 ? N : 0));
+    e.crop_scale_min = 0.5f;
+    CHECK(same_epoch(plain, cached, &e, a, b, values) == N);
+    e.crop_scale_min = 0.0f;
+    CHECK(same_epoch(plain, cached, &e, a, b, values) == 0); /* the crops left the cache alone */
+    cr_loader_epoch small = {.epoch = 4, .resolution = 4, .batch_size = 5, .flip = true};
+    CHECK(same_epoch(plain, cached, &small, a, b, 4 * 4 * 3) == N);
+    CHECK(same_epoch(plain, cached, &small, a, b, 4 * 4 * 3) == 0);
+    CHECK(same_epoch(plain, cached, &e, a, b, values) == N); /* back to 6x5: emptied */
+    cr_loader_destroy(cached);
+
+    /* room for 10 images and a bit: samples 0..9 are kept */
+    o.cache_bytes = 10 * values + values - 1;
+    CHECK_OK(cr_loader_create(ds, &o, &cached));
+    CHECK(same_epoch(plain, cached, &e, a, b, values) == N);
+    e.epoch = 9;
+    CHECK(same_epoch(plain, cached, &e, a, b, values) == N - 10);
+    cr_loader_destroy(cached);
+    cr_loader_destroy(plain);
+    free(a);
+    free(b);
+    cr_dataset_destroy(ds);
+}
+
 static void test_random_crop_geometry(void) {
     cr_rng rng = cr_rng_stream(5, 0, 0);
     double area_sum = 0;
@@ -302,6 +361,7 @@ int main(void) {
     test_size_changes_between_epochs();
     test_bad_images_fail_with_their_line_or_are_skipped();
     test_invalid_configurations();
+    test_cache_gives_the_same_batches_with_fewer_decodes();
     test_random_crop_geometry();
     temp_tree_remove(&tree);
     return cr_test_summary("test_loader");
