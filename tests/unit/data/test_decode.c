@@ -1,6 +1,7 @@
 /* Unit tests of the decoders: every PNG colour type and depth (written here through libpng),
- * JPEGs of each kind (written here through TurboJPEG), DCT-scaled sizes, and the errors a user
- * meets: empty, truncated, corrupt, unknown and oversized files, each naming the file.
+ * JPEGs of each kind (written here through TurboJPEG), DCT-scaled sizes, names that lie about the
+ * format, a large photo and one at the pixel limit, and the errors a user meets: empty,
+ * truncated, corrupt, unknown and oversized files, each naming the file.
  * Agreement with PIL on files PIL writes is checked by tests/unit/data/test_resize_pil.py. */
 #include <png.h>
 #include <setjmp.h>
@@ -424,6 +425,77 @@ static void test_jpeg_padding_between_markers_is_accepted(void) {
     free(padded.data);
 }
 
+static void write_file(const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fwrite(data, 1, size, f) == size);
+    fclose(f);
+}
+
+/* The format is told by the first bytes, never by the name: a PNG called .jpg and a JPEG called
+ * .png load, and text called .png fails saying what its bytes are. */
+static void test_wrong_extension(void) {
+    char dir[] = "/tmp/crescendo-test-extension-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char png_path[128], jpeg_path[128], text_path[128];
+    snprintf(png_path, sizeof png_path, "%s/photo.jpg", dir);
+    snprintf(jpeg_path, sizeof jpeg_path, "%s/scan.png", dir);
+    snprintf(text_path, sizeof text_path, "%s/image.png", dir);
+    uint8_t gray[4 * 3];
+    for (int i = 0; i < 12; i++) gray[i] = (uint8_t)(20 * i);
+    buffer png = make_png(SPEC(4, 3, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE), gray, 4);
+    buffer jpeg = make_jpeg(24, 16, TJPF_RGB, TJSAMP_420, 90, 0, NULL);
+    write_file(png_path, png.data, png.size);
+    write_file(jpeg_path, jpeg.data, jpeg.size);
+    write_file(text_path, "label,path\n", 11);
+
+    cr_image img = {0};
+    cr_decode_options o = opts(1);
+    CHECK_OK(cr_image_read(NULL, png_path, &o, &img));
+    CHECK(img.width == 4 && img.height == 3 && memcmp(img.pixels, gray, 12) == 0);
+    o.channels = 3;
+    CHECK_OK(cr_image_read(NULL, jpeg_path, &o, &img));
+    CHECK(img.width == 24 && img.height == 16 && img.channels == 3);
+    CHECK_FAILS(cr_image_read(NULL, text_path, &o, &img), CR_STATUS_DATA,
+                "image.png: not a PNG or JPEG file (unknown format; first bytes 6c 61 62 65");
+    cr_image_free(&img);
+    free(png.data);
+    free(jpeg.data);
+    unlink(png_path);
+    unlink(jpeg_path);
+    unlink(text_path);
+    rmdir(dir);
+}
+
+/* A large photo under the default limit decodes whole, and the limit itself is allowed: only
+ * more pixels than max_pixels fail. */
+static void test_large_allowed_images(void) {
+    uint8_t *original;
+    buffer f = make_jpeg(4000, 3000, TJPF_RGB, TJSAMP_444, 95, 0, &original);
+    cr_image img = {0};
+    cr_decode_options o = opts(3);
+    CHECK_OK(cr_image_decode(NULL, f.data, f.size, "large.jpg", &o, &img));
+    CHECK(img.width == 4000 && img.height == 3000);
+    CHECK(max_difference(img.pixels, original, (size_t)4000 * 3000 * 3) <= 4);
+    o.max_pixels = 4000 * 3000;
+    CHECK_OK(cr_image_decode(NULL, f.data, f.size, "large.jpg", &o, &img));
+    o.max_pixels = 4000 * 3000 - 1;
+    CHECK_FAILS(cr_image_decode(NULL, f.data, f.size, "large.jpg", &o, &img), CR_STATUS_DATA,
+                "large.jpg: 4000x3000 JPEG is 12000000 pixels, over the limit of 11999999");
+    free(original);
+    free(f.data);
+
+    uint8_t rgb[40 * 25 * 3];
+    for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
+    buffer png = make_png(SPEC(40, 25, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE), rgb, 120);
+    o.max_pixels = 40 * 25;
+    CHECK_OK(cr_image_decode(NULL, png.data, png.size, "limit.png", &o, &img));
+    CHECK(img.width == 40 && memcmp(img.pixels, rgb, sizeof rgb) == 0);
+    free(png.data);
+    cr_image_free(&img);
+}
+
 static void test_files(void) {
     char dir[] = "/tmp/crescendo-test-decode-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -473,6 +545,8 @@ int main(void) {
     test_buffers_are_reused();
     test_errors_name_the_file();
     test_jpeg_padding_between_markers_is_accepted();
+    test_wrong_extension();
+    test_large_allowed_images();
     test_files();
     return cr_test_summary("decode");
 }
