@@ -31,6 +31,10 @@ typedef struct cr_train_config {
     bool flip;             /* random horizontal flip of training images */
     int workers;           /* loader threads; 0: one per core */
     cr_on_bad on_bad;
+    uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */
+    size_t cache_bytes;    /* decoded images kept between epochs of a stage, shared by the
+                            * training and validation loaders in proportion to their images;
+                            * 0: none (cr_loader_options.cache_bytes) */
 
     /* schedule */
     cr_schedule schedule;  /* resolution stages; their epochs add up to the run's length */

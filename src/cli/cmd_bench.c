@@ -1,6 +1,7 @@
-/* `crescendo bench train`: training-step throughput on a fixed random batch, measured the way
- * bench/pytorch_train_step.py measures PyTorch (zero_grad, forward, loss, backward, SGD step;
- * median of the timed steps after warm-up), so the two print comparable images/s. */
+/* `crescendo bench` and its `train` benchmark: training-step throughput on a fixed random batch,
+ * measured the way bench/pytorch_train_step.py measures PyTorch (zero_grad, forward, loss,
+ * backward, SGD step; median of the timed steps after warm-up), so the two print comparable
+ * images/s. `bench data` lives in cmd_bench_data.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,13 +133,14 @@ static int bench_train(int argc, char **argv) {
 int cr_cmd_bench(int argc, char **argv) {
     static const cr_command benches[] = {
         {"train", bench_train, "training-step throughput on a random batch"},
+        {"data", cr_cmd_bench_data, "loader throughput: decode, resize and augment into batches"},
         {NULL, NULL, NULL},
     };
     static const cr_command_group group = {
         .name = "bench",
         .noun = "benchmark",
-        .description = "Measures speed; compare with bench/pytorch_train_step.py on the same "
-                       "machine.",
+        .description = "Measures speed; compare with bench/pytorch_train_step.py and "
+                       "bench/data_pil.py on the same machine.",
         .commands = benches,
     };
     return cr_cli_dispatch(&group, argc, argv);

@@ -12,14 +12,15 @@
 
 typedef struct eval_args {
     const char *checkpoint, *data, *csv, *confusion_csv;
-    int resolution, batch_size, workers, threads;
+    int resolution, batch_size, workers, threads, max_image_pixels;
     cr_cli_columns columns;
 } eval_args;
 
 /* Runs the model over every image once; the metrics hold the result. */
 static cr_status evaluate(cr_graph *g, const cr_dataset *ds, const cr_checkpoint_info *info,
                           const eval_args *a, int side, cr_metrics *metrics) {
-    cr_loader_options lo = {.workers = a->workers, .channels = info->channels};
+    cr_loader_options lo = {.workers = a->workers, .channels = info->channels,
+                            .max_image_pixels = (uint64_t)a->max_image_pixels};
     memcpy(lo.mean, info->mean, sizeof lo.mean);
     memcpy(lo.std, info->std, sizeof lo.std);
     cr_loader *loader;
@@ -101,6 +102,9 @@ int cr_cmd_eval(int argc, char **argv) {
          .help = "image-decoding threads; 0: one per core"},
         {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
          .help = "compute threads; 0: one per core"},
+        {"max-image-pixels", 0, CR_OPTION_INT, &a.max_image_pixels, "178956970", .metavar = "N",
+         .min = 1, .max = 2147483647,
+         .help = "larger images fail (possible decompression bombs); PIL's limit by default"},
         {NULL},
     };
     const cr_command_spec spec = {

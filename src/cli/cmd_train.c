@@ -17,7 +17,7 @@ typedef struct train_args {
     double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
     double pct_start, div_factor, final_div_factor;
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
-    int threads, seed, channels;
+    int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad;
     bool nesterov, flip, overwrite;
     cr_cli_columns columns;
@@ -47,6 +47,8 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->flip = a->flip;
     c->workers = a->workers;
     c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
+    c->max_image_pixels = (uint64_t)a->max_image_pixels;
+    c->cache_bytes = (size_t)a->cache_decoded_mib << 20;
     c->batch_size = a->batch_size;
     c->eval_resolution = a->eval_resolution;
     c->label_smoothing = (float)a->label_smoothing;
@@ -214,6 +216,14 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "where to train"},
         {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,
          .help = "image-decoding threads; 0: one per core"},
+        {"cache-decoded", 0, CR_OPTION_INT, &a.cache_decoded_mib, "0", .metavar = "MIB",
+         .min = 0, .max = 1 << 24,
+         .help = "keep up to this many MiB of decoded images at the stage's size, so that later "
+                 "epochs of the stage skip decoding; 0: off"},
+        {"max-image-pixels", 0, CR_OPTION_INT, &a.max_image_pixels, "178956970", .metavar = "N",
+         .min = 1, .max = 2147483647,
+         .help = "larger images are bad samples (possible decompression bombs); PIL's limit by "
+                 "default"},
         {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
          .help = "compute threads; 0: one per core"},
         {"seed", 0, CR_OPTION_INT, &a.seed, "0", .min = 0, .max = 2147483647,

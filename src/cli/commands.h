@@ -11,6 +11,7 @@ int cr_cmd_eval(int argc, char **argv);
 int cr_cmd_predict(int argc, char **argv);
 int cr_cmd_prepare(int argc, char **argv);
 int cr_cmd_bench(int argc, char **argv);
+int cr_cmd_bench_data(int argc, char **argv); /* `bench data`, in its own file */
 int cr_cmd_info(int argc, char **argv);
 
 /* The commands built into this program, in the order the help lists them. */

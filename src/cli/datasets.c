@@ -44,8 +44,14 @@ cr_status cr_cli_parse_channels(const char *text, const char *what, int channels
     return CR_STATUS_OK;
 }
 
+/* A column left at its default name stays optional, as the dataset reader treats an unnamed one:
+ * a CSV of image_path,target needs no class_name column. A name the user gave must exist. */
+static const char *chosen_column(const char *name, const char *default_name) {
+    return name && strcmp(name, default_name) != 0 ? name : NULL;
+}
+
 void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options) {
-    options->path_column = c->path;
-    options->target_column = c->target;
-    options->class_column = c->class_name;
+    options->path_column = chosen_column(c->path, "image_path");
+    options->target_column = chosen_column(c->target, "target");
+    options->class_column = chosen_column(c->class_name, "class_name");
 }

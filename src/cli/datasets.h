@@ -21,7 +21,8 @@ typedef struct cr_cli_columns {
     {"class-column", 0, CR_OPTION_STRING, &(c).class_name, "class_name", .metavar = "NAME",        \
      .help = "the CSV column with class names"}
 
-/* Sets the column names of options from c. */
+/* Sets the column names of options from c; a column left at its default name is optional, as the
+ * dataset reader has it (a CSV of image_path,target needs no class_name column). */
 void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options);
 
 /* csv NULL: root is an ImageFolder tree. A relative csv is looked up under root first, then as

@@ -155,10 +155,14 @@ static cr_status set_up(run *r, cr_backend *be) {
     CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
 
     cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
-                            .on_bad = c->on_bad};
+                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels};
     memcpy(lo.mean, c->mean, sizeof lo.mean);
     memcpy(lo.std, c->std, sizeof lo.std);
+    double train_images = cr_dataset_count(c->train);
+    double val_images = c->val ? cr_dataset_count(c->val) : 0;
+    lo.cache_bytes = (size_t)(c->cache_bytes * (train_images / (train_images + val_images)));
     CR_TRY(cr_loader_create(c->train, &lo, &r->train_loader));
+    lo.cache_bytes = c->cache_bytes - lo.cache_bytes;
     if (c->val) CR_TRY(cr_loader_create(c->val, &lo, &r->val_loader));
 
     r->class_names = malloc(sizeof *r->class_names * (size_t)classes);
