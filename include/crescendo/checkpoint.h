@@ -13,6 +13,7 @@
 #include "crescendo/backend.h"
 #include "crescendo/graph.h"
 #include "crescendo/optim.h"
+#include "crescendo/progressive.h"
 #include "crescendo/safetensors.h"
 
 enum { CR_CHECKPOINT_MAX_CLASSES = 4096, CR_CHECKPOINT_NAME_MAX = 64 };
@@ -28,6 +29,8 @@ typedef struct cr_checkpoint_info {
     int best_epoch;
     double elapsed_seconds;
     uint64_t seed;
+    cr_stage_state stage; /* where the resolution schedule is; on read, stage -1 when the file
+                           * predates it */
     const char *const *class_names; /* (num_classes); on read, owned by the info (cr_checkpoint_info_free) */
     const char *config;   /* the run's configuration as YAML, or NULL */
 } cr_checkpoint_info;

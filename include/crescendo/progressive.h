@@ -45,8 +45,6 @@ cr_schedule cr_schedule_fixed(int resolution, int epochs);
 
 /* The sum of the stages' epochs (0 counted for auto stages). */
 int cr_schedule_total_epochs(const cr_schedule *s);
-/* The stage that 0-based epoch falls in (the last one past the end). */
-int cr_schedule_stage_of(const cr_schedule *s, int epoch);
 /* "64:10,128:10@32" or "auto:64,128@32": a form that parses back to the same schedule. */
 void cr_schedule_format(const cr_schedule *s, char *buf, int size);
 

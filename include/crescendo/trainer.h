@@ -18,6 +18,9 @@
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
 
+/* The validation metric an auto schedule watches. */
+typedef enum cr_stage_metric { CR_STAGE_METRIC_VAL_LOSS, CR_STAGE_METRIC_VAL_ACC } cr_stage_metric;
+
 typedef struct cr_train_config {
     /* model */
     const char *model;  /* "simple_cnn", "resnet18", ... */
@@ -37,14 +40,24 @@ typedef struct cr_train_config {
                             * 0: none (cr_loader_options.cache_bytes) */
 
     /* schedule */
-    cr_schedule schedule;  /* resolution stages; their epochs add up to the run's length */
-    int batch_size;        /* for stages that do not set their own */
+    cr_schedule schedule;  /* resolution stages; their epochs add up to the run's length, or
+                            * stage_rules.epochs bounds it for an auto schedule */
+    cr_stage_rules stage_rules; /* the batch of stages without their own (batch_size or
+                                 * batch_pixels), the lr scaling, and an auto schedule's epochs,
+                                 * patience and min_delta; the trainer sets max_batch (the
+                                 * training set's size) and maximize (from stage_metric) */
+    cr_stage_metric stage_metric; /* what an auto stage watches */
+    int bn_recalibrate;    /* at each switch, this many forward batches in training mode at the
+                            * new size before training resumes: BatchNorm's running statistics
+                            * move, no weight does; 0: none */
     int eval_resolution;   /* 0: validate at the stage's resolution */
 
     /* optimization */
     cr_optimizer_config optimizer;
     cr_lr_schedule lr_schedule; /* kind, peak lr and shape; the trainer sets total_steps and
-                                 * warmup_steps from the schedule and warmup_epochs */
+                                 * warmup_steps from the schedule and warmup_epochs (an auto
+                                 * stage counted at its most epochs), and the scale hook to the
+                                 * stages' lr scaling */
     int warmup_epochs;
     float label_smoothing;
     int early_stop;        /* stop after this many epochs without a better val accuracy; 0: off */

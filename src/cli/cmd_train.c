@@ -19,6 +19,8 @@ typedef struct train_args {
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad;
+    int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
+    double stage_min_delta;
     bool nesterov, flip, overwrite;
     cr_cli_columns columns;
 } train_args;
@@ -28,9 +30,13 @@ static const char *const lr_schedules[] = {"onecycle", "cosine", "step", "consta
 static const char *const precisions[] = {"fp32", "bf16", "fp16", NULL};
 static const char *const devices[] = {"cpu", "cuda", NULL};
 static const char *const on_bad_choices[] = {"fail", "skip", NULL};
+static const char *const lr_scalings[] = {"linear", "sqrt", "none", NULL};
+static const char *const stage_metrics[] = {"val_loss", "val_acc", NULL};
 
 static const cr_lr_schedule_kind lr_kinds[] = {CR_LR_SCHEDULE_ONECYCLE, CR_LR_SCHEDULE_COSINE,
                                                CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT};
+static const cr_lr_scaling lr_scaling_kinds[] = {CR_LR_SCALING_LINEAR, CR_LR_SCALING_SQRT,
+                                                 CR_LR_SCALING_NONE};
 
 static bool file_exists(const char *dir, const char *name) {
     char path[4096];
@@ -49,7 +55,12 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
     c->max_image_pixels = (uint64_t)a->max_image_pixels;
     c->cache_bytes = (size_t)a->cache_decoded_mib << 20;
-    c->batch_size = a->batch_size;
+    c->stage_rules = (cr_stage_rules){
+        .epochs = a->epochs, .batch_size = a->batch_size, .batch_pixels = a->batch_pixels,
+        .lr_scaling = lr_scaling_kinds[a->lr_scaling], .patience = a->stage_patience,
+        .min_delta = a->stage_min_delta};
+    c->stage_metric = a->stage_metric == 1 ? CR_STAGE_METRIC_VAL_ACC : CR_STAGE_METRIC_VAL_LOSS;
+    c->bn_recalibrate = a->bn_recalibrate;
     c->eval_resolution = a->eval_resolution;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
@@ -169,18 +180,36 @@ int cr_cmd_train(int argc, char **argv) {
         {"channels", 0, CR_OPTION_INT, &a.channels, "3", .min = 1, .max = 3,
          .help = "1 trains on gray images, 3 on RGB"},
         {"epochs", 'e', CR_OPTION_INT, &a.epochs, "10", .min = 1, .max = 100000,
-         .help = "epochs at --resolution, or for schedule stages that give none"},
+         .help = "epochs at --resolution; the run's length for ramp: and auto: schedules (at "
+                 "most), and for explicit stages that give none"},
         {"resolution", 'r', CR_OPTION_INT, &a.resolution, "64", .metavar = "PX", .min = 8,
          .max = 8192, .help = "square training size when there is no --schedule"},
         {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
-         .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5) or "
-                 "double:FROM-TO/EPOCHS (double:64-256/10)"},
+         .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5), "
+                 "double:FROM-TO/EPOCHS (double:64-256/10), ramp:FROM-TO@E1-E2[/MULTIPLE] "
+                 "(ramp:160-192@10-25/32) or auto:RES[@BATCH],... (auto:64,128,256)"},
+        {"stage-patience", 0, CR_OPTION_INT, &a.stage_patience, "3", .metavar = "N", .min = 1,
+         .max = 100000, .help = "auto schedules: move on after N epochs without improvement"},
+        {"stage-min-delta", 0, CR_OPTION_FLOAT, &a.stage_min_delta, "0", .metavar = "F",
+         .min = 0, .max = 1e9, .help = "auto schedules: an improvement is a change of more "
+                                       "than F"},
+        {"stage-metric", 0, CR_OPTION_ENUM, &a.stage_metric, "val_loss", .choices = stage_metrics,
+         .help = "what auto schedules watch"},
+        {"bn-recalibrate", 0, CR_OPTION_INT, &a.bn_recalibrate, "0", .metavar = "N", .min = 0,
+         .max = 100000, .help = "at each change of stage, N forward batches in training mode "
+                                "at the new size re-estimate BatchNorm statistics first"},
         {"eval-resolution", 0, CR_OPTION_INT, &a.eval_resolution, "0", .metavar = "PX", .min = 0,
          .max = 8192, .help = "validate at this size; 0 validates at the stage's size"},
         {"batch-size", 'b', CR_OPTION_INT, &a.batch_size, "64", .min = 1, .max = 1 << 20,
-         .help = "images per step"},
+         .help = "images per step of stages without @BATCH, unless --batch-pixels"},
+        {"batch-pixels", 0, CR_OPTION_INT, &a.batch_pixels, "0", .metavar = "N", .min = 0,
+         .max = 2147483647, .help = "stages without @BATCH take N / side^2 images per step "
+                                    "(rounded, at most the training set); 0: --batch-size"},
         {"lr", 0, CR_OPTION_FLOAT, &a.lr, "0.1", .min = 0, .max = 100,
-         .help = "peak learning rate"},
+         .help = "peak learning rate (of the first stage's batch size)"},
+        {"lr-scaling", 0, CR_OPTION_ENUM, &a.lr_scaling, "linear", .choices = lr_scalings,
+         .help = "a stage with another batch size scales the lr by b / b0, its square root, "
+                 "or not"},
         {"lr-schedule", 0, CR_OPTION_ENUM, &a.lr_schedule, "onecycle", .choices = lr_schedules,
          .help = "how the learning rate moves over the run"},
         {"warmup-epochs", 0, CR_OPTION_INT, &a.warmup_epochs, "0", .min = 0, .max = 1000,

@@ -72,6 +72,10 @@ cr_status cr_checkpoint_save(const char *path, cr_graph *g, cr_optimizer *opt,
     meta_add(&m, "best_epoch", format("%d", info->best_epoch));
     meta_add(&m, "elapsed_seconds", format("%.3f", info->elapsed_seconds));
     meta_add(&m, "seed", format("%llu", (unsigned long long)info->seed));
+    meta_add(&m, "stage", format("%d", info->stage.stage));
+    meta_add(&m, "stage_epochs", format("%d", info->stage.epochs_in_stage));
+    meta_add(&m, "stage_since_improvement", format("%d", info->stage.since_improvement));
+    meta_add(&m, "stage_best", format("%.17g", info->stage.best));
     if (info->config) meta_add(&m, "config", format("%s", info->config));
 
     cr_graph_state state;
@@ -181,6 +185,17 @@ cr_status cr_checkpoint_read_info(const cr_safetensors *file, cr_checkpoint_info
     text = cr_safetensors_metadata(file, "seed");
     info->seed = text ? strtoull(text, NULL, 10) : 0;
     info->config = cr_safetensors_metadata(file, "config");
+    info->stage = (cr_stage_state){.stage = -1, .best = NAN};
+    if (cr_safetensors_metadata(file, "stage")) {
+        CR_TRY(need_int(file, "stage", 0, CR_SCHEDULE_MAX_STAGES - 1, &v));
+        info->stage.stage = (int)v;
+        CR_TRY(need_int(file, "stage_epochs", 0, 1 << 30, &v));
+        info->stage.epochs_in_stage = (int)v;
+        CR_TRY(need_int(file, "stage_since_improvement", 0, 1 << 30, &v));
+        info->stage.since_improvement = (int)v;
+        CR_TRY(need(file, "stage_best", &text));
+        info->stage.best = strtod(text, NULL);
+    }
     cr_status s = read_classes(file, info);
     if (s != CR_STATUS_OK) cr_checkpoint_info_free(info);
     return s;

@@ -1,5 +1,6 @@
 /* One pass over a loader: a training epoch (forward, loss, backward, optimizer step per batch) or
- * a validation pass (forward and loss only), feeding the metrics and the progress bar. */
+ * a validation pass (forward and loss only), feeding the metrics and the progress bar; and the
+ * forward-only re-estimation of BatchNorm statistics at a change of size. */
 #include "train/epoch.h"
 
 #include <math.h>
@@ -18,12 +19,30 @@ static cr_status ensure_plan(cr_epoch_context *ctx, int batch, int side) {
     return CR_STATUS_OK;
 }
 
-cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out) {
+/* Starts the pass's epoch on its loader and plans the model for its batches. */
+static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
     cr_loader_epoch le = {.epoch = pass->epoch, .resolution = pass->resolution,
                           .batch_size = pass->batch_size, .shuffle = pass->training,
                           .drop_last = pass->training, .flip = pass->training && pass->flip};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
-    CR_TRY(ensure_plan(ctx, pass->batch_size, pass->resolution));
+    return ensure_plan(ctx, pass->batch_size, pass->resolution);
+}
+
+cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass, int batches) {
+    CR_TRY(start_pass(ctx, pass));
+    cr_graph_set_dropout_seed(ctx->graph, ctx->seed, (uint64_t)ctx->step);
+    cr_status s = CR_STATUS_OK;
+    cr_batch batch;
+    for (int i = 0; i < batches && (s = cr_loader_next(pass->loader, &batch)) == CR_STATUS_OK;
+         i++) {
+        const float *logits;
+        CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, true, &logits));
+    }
+    return s == CR_STATUS_END ? CR_STATUS_OK : s;
+}
+
+cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out) {
+    CR_TRY(start_pass(ctx, pass));
     cr_metrics_reset(ctx->metrics);
 
     char label[48];

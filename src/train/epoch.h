@@ -40,4 +40,9 @@ typedef struct cr_epoch_outcome {
 
 cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out);
 
+/* BatchNorm re-estimation at a new size: the first `batches` batches of the training pass (the
+ * ones its epoch will start with) forward in training mode, which moves the running statistics by
+ * the layers' momentum and changes no weight, no step count and no metric. */
+cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass, int batches);
+
 #endif

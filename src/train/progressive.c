@@ -177,14 +177,6 @@ int cr_schedule_total_epochs(const cr_schedule *s) {
     return total;
 }
 
-int cr_schedule_stage_of(const cr_schedule *s, int epoch) {
-    for (int i = 0; i < s->count; i++) {
-        if (epoch < s->stages[i].epochs) return i;
-        epoch -= s->stages[i].epochs;
-    }
-    return s->count - 1;
-}
-
 void cr_schedule_format(const cr_schedule *s, char *buf, int size) {
     int used = snprintf(buf, (size_t)size, "%s", s->automatic ? "auto:" : "");
     for (int i = 0; i < s->count && used < size; i++) {

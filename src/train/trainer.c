@@ -1,6 +1,7 @@
-/* The training run: set-up (model, optimizer, loaders, LR schedule, resume), the epoch loop over
- * the resolution schedule, and what each epoch leaves behind (log line, metrics.jsonl, confusion
- * matrix, checkpoints, the early-stopping decision). */
+/* The training run: set-up (model, optimizer, loaders, LR schedule, resume), the epoch loop that
+ * asks the stage machine what each epoch trains at (and handles each switch: console line, lr
+ * factor, BatchNorm re-estimation), and what each epoch leaves behind (log line, metrics.jsonl,
+ * confusion matrix, checkpoints, the early-stopping decision). */
 #include "crescendo/trainer.h"
 
 #include <math.h>
@@ -19,7 +20,9 @@ cr_train_config cr_train_defaults(void) {
     cr_train_config c = {
         .model = "resnet18", .channels = 3, .flip = true,
         .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f},
-        .batch_size = 64, .seed = 0,
+        .stage_rules = {.epochs = 10, .batch_size = 64, .lr_scaling = CR_LR_SCALING_LINEAR,
+                        .patience = 3},
+        .seed = 0,
         .lr_schedule = cr_lr_schedule_defaults(CR_LR_SCHEDULE_ONECYCLE, 0.1, 1),
         .optimizer = cr_optimizer_defaults(CR_OPTIMIZER_SGD),
     };
@@ -27,6 +30,21 @@ cr_train_config cr_train_defaults(void) {
     c.optimizer.weight_decay = 5e-4;
     c.schedule = cr_schedule_fixed(64, 10);
     return c;
+}
+
+/* The lr factor of each stage by the step it began at, read by the LR schedule's scale hook so
+ * that the factor is a function of the step. A resumed run's table starts at its first step. */
+typedef struct lr_scale_table {
+    int64_t first_step[CR_SCHEDULE_MAX_STAGES];
+    double factor[CR_SCHEDULE_MAX_STAGES];
+    int count;
+} lr_scale_table;
+
+static double lr_scale_at(const void *user, int64_t step) {
+    const lr_scale_table *t = user;
+    double factor = 1.0;
+    for (int i = 0; i < t->count && t->first_step[i] <= step; i++) factor = t->factor[i];
+    return factor;
 }
 
 /* Everything a run holds; released by run_free whatever state set-up reached. */
@@ -38,6 +56,8 @@ typedef struct run {
     cr_metrics *metrics;
     cr_metrics_log *log;
     cr_lr_schedule lr_schedule;
+    lr_scale_table lr_scale;
+    cr_stage_machine stages;
     cr_epoch_context ctx;
     int first_epoch, total_epochs;
     double best_acc, elapsed_before;
@@ -56,22 +76,20 @@ static void run_free(run *r) {
     free(r->class_names);
 }
 
-static int stage_batch(const cr_train_config *c, int stage) {
-    int b = c->schedule.stages[stage].batch_size;
-    return b > 0 ? b : c->batch_size;
-}
-
-/* The optimizer steps the whole schedule takes: the LR schedule's length. */
-static cr_status count_steps(const cr_train_config *c, int64_t *total, int64_t *first_epoch) {
-    int n = cr_dataset_count(c->train);
+/* The optimizer steps the whole schedule takes, an auto stage counted at its most epochs: the LR
+ * schedule's length. A run whose auto stages end early takes fewer, and stops short of the LR
+ * schedule's end unless its last stage uses the epochs they left. */
+static cr_status count_steps(const run *r, int64_t *total, int64_t *first_epoch) {
+    int n = cr_dataset_count(r->config->train);
     *total = 0;
-    for (int i = 0; i < c->schedule.count; i++) {
-        int batch = stage_batch(c, i);
-        if (n < batch)
+    for (int i = 0; i < r->stages.schedule.count; i++) {
+        cr_stage_plan plan = cr_stage_machine_stage(&r->stages, i);
+        if (n < plan.batch_size)
             return cr_fail(CR_STATUS_INVALID, "the training set has %d images, fewer than the "
-                           "batch size %d: lower --batch-size", n, batch);
-        if (i == 0) *first_epoch = n / batch;
-        *total += (int64_t)c->schedule.stages[i].epochs * (n / batch);
+                           "batch size %d of stage %d: lower --batch-size or the stage's @BATCH",
+                           n, plan.batch_size, i + 1);
+        if (i == 0) *first_epoch = n / plan.batch_size;
+        *total += (int64_t)plan.epochs * (n / plan.batch_size);
     }
     return CR_STATUS_OK;
 }
@@ -89,12 +107,23 @@ static cr_checkpoint_info checkpoint_info(const run *r, int epoch, int resolutio
         .num_classes = cr_dataset_num_classes(c->train), .channels = c->channels,
         .resolution = resolution, .epoch = epoch, .step = r->ctx.step,
         .best_metric = r->best_acc, .best_epoch = r->best_epoch, .seed = c->seed,
-        .class_names = r->class_names, .config = c->config_yaml,
+        .class_names = r->class_names, .config = c->config_yaml, .stage = r->stages.state,
     };
     snprintf(info.model, sizeof info.model, "%s", c->model);
     memcpy(info.mean, c->mean, sizeof info.mean);
     memcpy(info.std, c->std, sizeof info.std);
     return info;
+}
+
+/* The stage machine where the checkpoint left it. A checkpoint without a stage state (written
+ * before they were kept) resumes a fixed schedule by replaying its epochs. */
+static cr_status restore_stage(run *r, const cr_checkpoint_info *info, const char *path) {
+    if (info->stage.stage >= 0) return cr_stage_machine_restore(&r->stages, &info->stage);
+    if (r->stages.schedule.automatic)
+        return cr_fail(CR_STATUS_DATA, "%s holds no stage state to resume an auto schedule from",
+                       path);
+    for (int e = 0; e < info->epoch; e++) cr_stage_machine_observe(&r->stages, NAN);
+    return CR_STATUS_OK;
 }
 
 static cr_status resume(run *r) {
@@ -114,11 +143,13 @@ static cr_status resume(run *r) {
             s = cr_graph_state_load(r->graph, file,
                                     (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
         if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
+        if (s == CR_STATUS_OK) s = restore_stage(r, &info, path);
         if (s == CR_STATUS_OK) {
             r->first_epoch = info.epoch;
             r->ctx.step = info.step;
             r->best_acc = info.best_metric;
             r->best_epoch = info.best_epoch;
+            r->epochs_since_best = info.epoch - info.best_epoch;
             r->elapsed_before = info.elapsed_seconds;
             if (r->config->console)
                 fprintf(r->config->console, "resuming %s after epoch %d (step %lld)\n", path,
@@ -146,12 +177,21 @@ static cr_status set_up(run *r, cr_backend *be) {
                            "has %d", c->model, min_side, min_side, c->schedule.stages[i].resolution);
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(r->graph),
                                cr_graph_param_count(r->graph), &r->optimizer));
+    cr_stage_rules rules = c->stage_rules;
+    rules.max_batch = cr_dataset_count(c->train);
+    rules.maximize = c->stage_metric == CR_STAGE_METRIC_VAL_ACC;
+    CR_TRY(cr_stage_machine_init(&r->stages, &c->schedule, &rules));
+    if (c->schedule.automatic && !c->val)
+        return cr_fail(CR_STATUS_INVALID, "an auto schedule moves on when the validation metric "
+                       "stops improving: give --val-csv or --val-split");
 
     int64_t total = 0, first_epoch_steps = 0;
-    CR_TRY(count_steps(c, &total, &first_epoch_steps));
+    CR_TRY(count_steps(r, &total, &first_epoch_steps));
     r->lr_schedule = c->lr_schedule;
     r->lr_schedule.total_steps = total;
     r->lr_schedule.warmup_steps = (int64_t)c->warmup_epochs * first_epoch_steps;
+    r->lr_schedule.scale = lr_scale_at;
+    r->lr_schedule.scale_user = &r->lr_scale;
     CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
 
     cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
@@ -174,7 +214,7 @@ static cr_status set_up(run *r, cr_backend *be) {
                                 .lr_schedule = &r->lr_schedule, .metrics = r->metrics,
                                 .console = c->console, .seed = c->seed,
                                 .label_smoothing = c->label_smoothing};
-    r->total_epochs = cr_schedule_total_epochs(&c->schedule);
+    r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
     if (c->out_dir) {
         CR_TRY(cr_make_dirs(c->out_dir));
@@ -218,37 +258,68 @@ static void report_bad_samples(run *r) {
         fprintf(out, "skipped %s\n", cr_loader_bad_message(r->train_loader, r->bad_reported));
 }
 
+static cr_epoch_pass train_pass(const run *r, const cr_stage_plan *plan, int epoch) {
+    return (cr_epoch_pass){.loader = r->train_loader, .training = true, .flip = r->config->flip,
+                           .epoch = epoch, .resolution = plan->resolution,
+                           .batch_size = plan->batch_size};
+}
+
+/* The first epoch of a stage, or of a resumed run inside one: the stage's lr factor from this
+ * step on, the console line and, after a switch, BatchNorm re-estimation at the new size. */
+static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
+    const cr_train_config *c = r->config;
+    lr_scale_table *t = &r->lr_scale;
+    if (t->count < CR_SCHEDULE_MAX_STAGES) {
+        t->first_step[t->count] = r->ctx.step;
+        t->factor[t->count++] = plan->lr_scale;
+    }
+    if (c->console && plan->stages > 1) {
+        fprintf(c->console, "stage %d/%d: %dx%d, batch %d, lr %.4g, ", plan->stage + 1,
+                plan->stages, plan->resolution, plan->resolution, plan->batch_size,
+                cr_lr_schedule_at(&r->lr_schedule, r->ctx.step));
+        if (!c->schedule.automatic)
+            fprintf(c->console, "%d epochs\n", plan->epochs);
+        else if (plan->stage + 1 < plan->stages)
+            fprintf(c->console, "until %s stops improving (at most %d epochs)\n",
+                    c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? "val_acc" : "val_loss",
+                    plan->epochs);
+        else
+            fprintf(c->console, "until early stopping or epoch %d\n", r->total_epochs);
+    }
+    if (c->bn_recalibrate > 0 && plan->stage > 0 && plan->epoch_in_stage == 0) {
+        cr_epoch_pass pass = train_pass(r, plan, epoch);
+        CR_TRY(cr_epoch_recalibrate(&r->ctx, &pass, c->bn_recalibrate));
+        if (c->console)
+            fprintf(c->console, "BatchNorm statistics re-estimated on %d batches at %dx%d\n",
+                    c->bn_recalibrate, plan->resolution, plan->resolution);
+    }
+    return CR_STATUS_OK;
+}
+
 static cr_status train_loop(run *r, cr_train_result *result) {
     const cr_train_config *c = r->config;
     double start = cr_now_seconds();
-    int last_stage = -1;
     for (int epoch = r->first_epoch; epoch < r->total_epochs; epoch++) {
-        int stage = cr_schedule_stage_of(&c->schedule, epoch);
-        const cr_stage *st = &c->schedule.stages[stage];
-        int batch = stage_batch(c, stage);
-        if (stage != last_stage && c->console && c->schedule.count > 1)
-            fprintf(c->console, "stage %d/%d: %dx%d, batch %d, %d epochs\n", stage + 1,
-                    c->schedule.count, st->resolution, st->resolution, batch, st->epochs);
-        last_stage = stage;
-
-        cr_epoch_pass pass = {.loader = r->train_loader, .training = true, .flip = c->flip,
-                              .epoch = epoch, .resolution = st->resolution, .batch_size = batch};
+        cr_stage_plan plan = cr_stage_machine_current(&r->stages);
+        if (epoch == r->first_epoch || plan.epoch_in_stage == 0)
+            CR_TRY(begin_stage(r, &plan, epoch));
+        cr_epoch_pass pass = train_pass(r, &plan, epoch);
         cr_epoch_outcome train;
         double epoch_start = cr_now_seconds();
         CR_TRY(cr_epoch_run(&r->ctx, &pass, &train));
         report_bad_samples(r);
 
         cr_epoch_record rec = cr_epoch_record_empty();
-        rec.epoch = epoch + 1, rec.epochs = r->total_epochs, rec.stage = stage;
-        rec.resolution = st->resolution, rec.batch_size = batch, rec.lr = r->ctx.lr;
+        rec.epoch = epoch + 1, rec.epochs = r->total_epochs, rec.stage = plan.stage;
+        rec.resolution = plan.resolution, rec.batch_size = plan.batch_size, rec.lr = r->ctx.lr;
         rec.train_loss = train.summary.loss, rec.train_acc = train.summary.top1;
         rec.images_per_sec = train.seconds > 0 ? (double)train.images / train.seconds : 0;
         rec.data_wait_percent = train.seconds > 0 ? 100.0 * train.wait_seconds / train.seconds : 0;
         bool improved = false;
         if (c->val) {
-            int side = c->eval_resolution > 0 ? c->eval_resolution : st->resolution;
+            int side = c->eval_resolution > 0 ? c->eval_resolution : plan.resolution;
             cr_epoch_pass vp = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
-                                .batch_size = batch};
+                                .batch_size = plan.batch_size};
             cr_epoch_outcome val;
             CR_TRY(cr_epoch_run(&r->ctx, &vp, &val));
             rec.val_loss = val.summary.loss, rec.val_acc = val.summary.top1;
@@ -262,6 +333,8 @@ static cr_status train_loop(run *r, cr_train_result *result) {
                 r->epochs_since_best++;
             }
         }
+        double metric = c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? rec.val_acc : rec.val_loss;
+        cr_stage_machine_observe(&r->stages, c->val ? metric : NAN);
         double now = cr_now_seconds();
         rec.epoch_seconds = now - epoch_start;
         rec.elapsed_seconds = r->elapsed_before + (now - start);

@@ -1,0 +1,124 @@
+"""crescendo train with every schedule form, end to end on the tiny dataset of test_train_eval.py.
+
+Checked:
+- a ramp trains each epoch at the size its formula gives, and says so at each switch;
+- --batch-pixels sizes each stage's batch and --lr-scaling linear scales the lr with it (constant
+  lr schedule, so the logged lr is exactly the scaled one);
+- --bn-recalibrate changes the validation after a switch, and nothing before it;
+- an auto schedule switches stages (here at the latest after its share of --epochs), and a run
+  killed after two epochs and resumed ends as the uninterrupted one, stage for stage;
+- bad specs and an auto schedule without validation fail with a one-line reason.
+Exits non-zero on the first failed check."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_train_eval import CRESCENDO, check, make_dataset, metrics, run, without_timings  # noqa: E402
+import test_train_eval  # noqa: E402
+
+
+def args(data, out, *extra):
+    return ["train", "--data", data, "--val-csv", "val.csv", "--model", "simple_cnn",
+            "--batch-size", "8", "--lr", "0.05", "--workers", "2", "--threads", "2", "--seed", "3",
+            "--mean", "0.5", "--std", "0.25", "--out", out, *extra]
+
+
+def test_ramp(tmp, data):
+    out = os.path.join(tmp, "ramp")
+    # epoch 2 is halfway: 16 + 16 (2 - 1) / 2 = 24, a multiple of 8
+    p = run(*args(data, out, "--schedule", "ramp:16-32@1-3/8", "--epochs", "4"))
+    rows = metrics(out)
+    check([r["resolution"] for r in rows] == [16, 24, 32, 32], f"ramp sizes {rows}")
+    check([r["stage"] for r in rows] == [0, 1, 2, 2], "ramp stages")
+    check("stage 2/3: 24x24, batch 8" in p.stdout, f"switch line: {p.stdout[-1500:]}")
+
+
+def test_batch_pixels_and_lr_scaling(tmp, data):
+    out = os.path.join(tmp, "pixels")
+    p = run(*args(data, out, "--schedule", "16:1,32:1", "--batch-pixels", "4096",
+                  "--lr-schedule", "constant"))
+    rows = metrics(out)
+    check([r["batch_size"] for r in rows] == [16, 4], f"batches from the pixel budget: {rows}")
+    check(rows[0]["lr"] == 0.05 and abs(rows[1]["lr"] - 0.0125) < 1e-12,
+          f"linear lr scaling: {[r['lr'] for r in rows]}")
+    check("stage 2/2: 32x32, batch 4, lr 0.0125" in p.stdout, f"switch line: {p.stdout[-1500:]}")
+    out = os.path.join(tmp, "pixels_sqrt")
+    run(*args(data, out, "--schedule", "16:1,32:1", "--batch-pixels", "4096",
+              "--lr-schedule", "constant", "--lr-scaling", "sqrt"))
+    check(abs(metrics(out)[1]["lr"] - 0.025) < 1e-12, "sqrt lr scaling")
+
+
+def test_bn_recalibrate(tmp, data):
+    plain, recal = os.path.join(tmp, "plain"), os.path.join(tmp, "recal")
+    run(*args(data, plain, "--schedule", "16:2,24:1"))
+    p = run(*args(data, recal, "--schedule", "16:2,24:1", "--bn-recalibrate", "2"))
+    a, b = without_timings(metrics(plain)), without_timings(metrics(recal))
+    check(a[:2] == b[:2], "nothing changes before the switch")
+    check(a[2]["val_loss"] != b[2]["val_loss"], "re-estimated statistics change the validation")
+    check("re-estimated on 2 batches at 24x24" in p.stdout, f"said so: {p.stdout[-1500:]}")
+
+
+def test_auto_and_resume(tmp, data):
+    spec = ["--schedule", "auto:16,20,24", "--epochs", "6", "--stage-patience", "1",
+            "--stage-metric", "val_acc"]
+    out = os.path.join(tmp, "auto")
+    p = run(*args(data, out, *spec))
+    rows = metrics(out)
+    stages = [r["stage"] for r in rows]
+    check(len(rows) == 6 and stages == sorted(stages) and stages[-1] == 2,
+          f"auto moved through its stages: {stages}")
+    check(all(r["resolution"] == [16, 20, 24][r["stage"]] for r in rows), "sizes follow stages")
+    check(stages.count(0) <= 2 and stages.count(1) <= 2,
+          f"no stage but the last outlasts its share of 2 epochs: {stages}")
+    check("stage 3/3: 24x24" in p.stdout and "until early stopping or epoch 6" in p.stdout,
+          f"switch lines: {p.stdout[-1500:]}")
+    part = os.path.join(tmp, "auto_part")
+    proc = subprocess.Popen([CRESCENDO, *args(data, part, *spec)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    log = os.path.join(part, "metrics.jsonl")
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if os.path.exists(log) and sum(1 for _ in open(log)) >= 2:
+            proc.kill()
+            break
+        time.sleep(0.005)
+    proc.wait()
+    run("train", "--resume", part)
+    check(without_timings(metrics(part)) == without_timings(rows),
+          "a resumed auto run ends as an uninterrupted one")
+
+
+def test_errors(tmp, data):
+    out = os.path.join(tmp, "bad")
+    cases = [
+        (["--schedule", "ramp:16-32@2-8", "--epochs", "5"], "raise --epochs"),
+        (["--schedule", "auto:16:3,24"], "without epochs"),
+        (["--schedule", "linear:16-32"], "unknown form 'linear'"),
+        (["--schedule", "auto:16,20,24", "--epochs", "2"], "--epochs of at least 3"),
+    ]
+    for extra, needle in cases:
+        p = run(*args(data, out, *extra, "--overwrite"), expect=1)
+        check(needle in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+              f"{extra}: one line naming {needle!r}: {p.stderr}")
+    p = run("train", "--data", data, "--model", "simple_cnn", "--schedule", "auto:16,24",
+            "--out", out, "--overwrite", expect=1)
+    check("--val-csv or --val-split" in p.stderr, f"auto needs validation: {p.stderr}")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data")
+        make_dataset(data)
+        test_ramp(tmp, data)
+        test_batch_pixels_and_lr_scaling(tmp, data)
+        test_bn_recalibrate(tmp, data)
+        test_auto_and_resume(tmp, data)
+        test_errors(tmp, data)
+    print(f"{test_train_eval.checks} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
