@@ -79,7 +79,7 @@ static void print_result(const data_args *a, int side, int workers, const data_r
                side, workers, a->batch_size, (long long)r->images, a->passes, r->median_seconds,
                r->best_seconds, r->decoded, ips);
     else
-        printf("%4dpx  %2d workers  %lld images  median %.3f s  best %.3f s  decoded %.0f  "
+        printf("%4dpx  workers %2d  %lld images  median %.3f s  best %.3f s  decoded %.0f  "
                "%.1f img/s\n", side, workers, (long long)r->images, r->median_seconds,
                r->best_seconds, r->decoded, ips);
     fflush(stdout);
