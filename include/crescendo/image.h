@@ -11,7 +11,8 @@
  *     does: R = (255 - K) - (255 - K) C / 255, rounded;
  *   - colour profiles and gamma are ignored, as PIL ignores them.
  * A JPEG may be decoded at a reduced DCT scale (1/8, 1/4 or 1/2) when the caller only needs a
- * smaller image: see cr_decode_options.min_width.
+ * smaller image: see cr_decode_options.min_width, and cr_decode_options.plan to choose that size
+ * from the file's.
  *
  * Decoding allocates nothing per image once warm: a cr_decoder keeps the TurboJPEG handle and the
  * file buffer, and a cr_image keeps its pixel buffer between calls when it is large enough. */
@@ -34,11 +35,19 @@ typedef struct cr_image {
     int source_height;   /* in file coordinates maps to pixels by width / source_width */
 } cr_image;
 
+/* Called once a header has given the size stored in the file, before any pixel is decoded: the
+ * caller can choose what part of the image it needs (a random crop) and set the minimum decode
+ * size for it in *min_width and *min_height (they start at the options' values). */
+typedef void (*cr_decode_plan)(void *context, int width, int height, int *min_width,
+                               int *min_height);
+
 typedef struct cr_decode_options {
     int channels;        /* 1 (gray) or 3 (RGB) */
     int min_width;       /* JPEG only: decode at the smallest DCT scale 1/d (1/8, 1/4, 1/2, 1) */
     int min_height;      /* with width / d and height / d >= these, as PIL's draft(); 0, 0: full */
     uint64_t max_pixels; /* width * height above this is an error; 0: CR_IMAGE_DEFAULT_MAX_PIXELS */
+    cr_decode_plan plan; /* NULL, or called with plan_context for PNG and JPEG alike, after the */
+    void *plan_context;  /* size check; the minimum size it sets is checked as the options' */
 } cr_decode_options;
 
 /* Reusable decoding state: one per thread (it is not shared-safe). */

@@ -43,8 +43,9 @@ typedef struct cr_loader_options {
     bool exact_decode;     /* decode JPEGs at full size before resizing, as PIL does. By default
                             * a JPEG is decoded at the smallest DCT scale (1/8 .. 1) that still
                             * covers the output size (as PIL's draft()): several times faster at
-                            * small resolutions, and a slightly different image. Random crops
-                            * always decode at full size */
+                            * small resolutions, and a slightly different image. With random
+                            * crops the crop is drawn from the file's size first, and the scale
+                            * is the smallest at which the crop still covers the output size */
     uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */
     size_t cache_bytes;    /* > 0: keep decoded images in up to this much memory, resized to the
                             * epoch's size but neither flipped nor normalized, so that later
@@ -85,6 +86,8 @@ typedef struct cr_loader_stats {
     int skipped;               /* this epoch: bad samples left out */
     int64_t decoded;           /* this epoch: of the samples handed out so far (and skipped),
                                 * those read and decoded rather than taken from the cache */
+    int64_t decoded_pixels;    /* this epoch: the pixels those decodes gave (width * height, after
+                                * any DCT scaling) */
 } cr_loader_stats;
 
 /* Starts the workers. ds must outlive the loader. Fails with CR_STATUS_INVALID on options out

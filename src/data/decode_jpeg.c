@@ -74,7 +74,15 @@ cr_status cr_jpeg_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size,
                        "in %zu bytes", name, size);
     CR_TRY(cr_image_check_size(name, "JPEG", (uint64_t)width, (uint64_t)height, options));
 
-    tjscalingfactor scale = pick_scale(width, height, options);
+    cr_decode_options planned = *options;
+    if (planned.plan) {
+        planned.plan(planned.plan_context, width, height, &planned.min_width,
+                     &planned.min_height);
+        if (planned.min_width < 0 || planned.min_height < 0)
+            return cr_fail(CR_STATUS_INVALID, "%s: negative minimum decode size %dx%d", name,
+                           planned.min_width, planned.min_height);
+    }
+    tjscalingfactor scale = pick_scale(width, height, &planned);
     int scaled_width = TJSCALED(width, scale), scaled_height = TJSCALED(height, scale);
     bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
     int format = cmyk ? TJPF_CMYK

@@ -73,6 +73,11 @@ static cr_status read_png(png_structp png, png_infop info, png_job *job, cr_deco
     png_read_info(png, info);
     uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
     CR_TRY(cr_image_check_size(name, "PNG", width, height, options));
+    if (options->plan) {
+        /* PNG has no reduced decode: the plan sees the size, its minimum is not needed */
+        int min_width = options->min_width, min_height = options->min_height;
+        options->plan(options->plan_context, (int)width, (int)height, &min_width, &min_height);
+    }
     request_transforms(png, info, options->channels);
 
     int stored = png_get_channels(png, info);

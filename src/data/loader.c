@@ -34,6 +34,7 @@ typedef struct slot {
     int batch;              /* the batch of this epoch it holds; -1 before its first sample */
     int pending;            /* samples of that batch not finished yet */
     int decoded;            /* of its samples, those read from their files (not the cache) */
+    int64_t decoded_pixels; /* the pixels of the images those decodes gave */
     cr_status status;       /* the failure of its earliest failing sample, or OK */
     int failed_position;
     char message[MESSAGE_SIZE];
@@ -101,6 +102,7 @@ struct cr_loader {
     int batches_out;
     int64_t samples_out;
     int64_t decoded_out;    /* images decoded for the batches taken so far */
+    int64_t decoded_pixels_out; /* their pixels, as decoded (DCT-scaled or not) */
     int skipped_out;        /* bad samples left out of the batches handed out */
 };
 
@@ -122,9 +124,42 @@ static cr_status reserve_scratch(worker *w, size_t need) {
                                 need);
 }
 
-/* Loads sample `position` of batch `batch` into s, adding 1 to *decoded when it had to read the
- * file. Returns a failure with its message set. */
-static cr_status load_sample(worker *w, slot *s, int batch, int position, int *decoded) {
+/* A sample's random crop, drawn in the file's pixels as soon as the header gives its size, so
+ * that the DCT scale can follow the crop rather than the whole image. The draws are those that
+ * a crop of the full-size image would make, so the scale changes no random choice. */
+typedef struct crop_plan {
+    const cr_loader *loader;
+    cr_rng *rng;
+    cr_crop area; /* in the file's pixels */
+} crop_plan;
+
+static void plan_crop(void *context, int width, int height, int *min_width, int *min_height) {
+    crop_plan *p = context;
+    const cr_loader *l = p->loader;
+    p->area = cr_loader_random_crop(p->rng, width, height, l->epoch.crop_scale_min, 1.0f,
+                                    3.0f / 4.0f, 4.0f / 3.0f);
+    if (l->options.exact_decode) return;
+    /* Scaled by 1/d, the crop keeps area.width / d pixels across: at least the output's when
+     * width / d >= out_width * width / area.width. */
+    *min_width = (int)(((int64_t)l->width * width + p->area.width - 1) / p->area.width);
+    *min_height = (int)(((int64_t)l->height * height + p->area.height - 1) / p->area.height);
+}
+
+/* The crop, in the file's pixels, on the decoded image (smaller when DCT-scaled), rounded
+ * outward so it keeps all it covered: x0 = floor(x * w / W), x1 = ceil((x + cw) * w / W). Both
+ * stay within the image and x1 > x0, since x + cw <= W and cw >= 1. Identity at full size. */
+static cr_crop scale_crop(cr_crop c, const cr_image *im) {
+    int64_t w = im->width, h = im->height, sw = im->source_width, sh = im->source_height;
+    int x0 = (int)(c.x * w / sw), y0 = (int)(c.y * h / sh);
+    int x1 = (int)(((c.x + c.width) * w + sw - 1) / sw);
+    int y1 = (int)(((c.y + c.height) * h + sh - 1) / sh);
+    return (cr_crop){.x = x0, .y = y0, .width = x1 - x0, .height = y1 - y0};
+}
+
+/* Loads sample `position` of batch `batch` into s, adding 1 to *decoded and the decoded image's
+ * pixels to *pixels when it had to read the file. Returns a failure with its message set. */
+static cr_status load_sample(worker *w, slot *s, int batch, int position, int *decoded,
+                             int64_t *pixels) {
     const cr_loader *l = w->loader;
     int index = l->order[batch * l->epoch.batch_size + position];
     s->indices[position] = index;
@@ -143,15 +178,19 @@ static cr_status load_sample(worker *w, slot *s, int batch, int position, int *d
     char path[PATH_SIZE];
     CR_TRY(cr_dataset_resolve(l->ds, index, path, sizeof path));
     bool crop = l->epoch.crop_scale_min > 0.0f;
+    crop_plan plan = {.loader = l, .rng = &rng};
     cr_decode_options decode = {.channels = l->transform.channels,
-                                .max_pixels = l->options.max_image_pixels};
+                                .max_pixels = l->options.max_image_pixels,
+                                .plan = crop ? plan_crop : NULL,
+                                .plan_context = &plan};
     if (!crop && !l->options.exact_decode) {
         decode.min_width = l->width;
         decode.min_height = l->height;
     }
     CR_TRY(cr_image_read(w->decoder, path, &decode, &w->image));
-    (*decoded)++;
     const cr_image *im = &w->image;
+    (*decoded)++;
+    *pixels += (int64_t)im->width * im->height;
 
     if (kept) {
         /* resized unflipped into the cache, then finished from there as a later epoch will */
@@ -164,9 +203,7 @@ static cr_status load_sample(worker *w, slot *s, int batch, int position, int *d
         return cr_transform_finish(&l->transform, kept, flip, out);
     }
     cr_crop area;
-    if (crop)
-        area = cr_loader_random_crop(&rng, im->width, im->height, l->epoch.crop_scale_min, 1.0f,
-                                     3.0f / 4.0f, 4.0f / 3.0f);
+    if (crop) area = scale_crop(plan.area, im);
     CR_TRY(reserve_scratch(w, cr_transform_scratch_bytes(&l->transform, im->width, im->height)));
     return cr_transform_apply(&l->transform, im, crop ? &area : NULL, flip, w->scratch,
                               w->scratch_bytes, out);
@@ -228,6 +265,7 @@ static void *worker_main(void *arg) {
             s->batch = batch;
             s->pending = size;
             s->decoded = 0;
+            s->decoded_pixels = 0;
             s->status = CR_STATUS_OK;
         }
         int count = size - first < l->chunk ? size - first : l->chunk;
@@ -240,8 +278,9 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&l->mutex);
 
         int decoded = 0;
+        int64_t pixels = 0;
         for (int i = 0; i < count; i++) {
-            cr_status status = load_sample(w, s, batch, first + i, &decoded);
+            cr_status status = load_sample(w, s, batch, first + i, &decoded, &pixels);
             if (status == CR_STATUS_OK) continue;
             pthread_mutex_lock(&l->mutex);
             record_failure(l, s, first + i, status);
@@ -250,6 +289,7 @@ static void *worker_main(void *arg) {
 
         pthread_mutex_lock(&l->mutex);
         s->decoded += decoded;
+        s->decoded_pixels += pixels;
         s->pending -= count;
         l->in_flight -= count;
         if (s->pending == 0 || l->in_flight == 0) pthread_cond_signal(&l->work_done);
@@ -499,6 +539,7 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
     l->batches_out = 0;
     l->samples_out = 0;
     l->decoded_out = 0;
+    l->decoded_pixels_out = 0;
     l->skipped_out = 0;
     l->epoch_started = true;
 
@@ -551,6 +592,7 @@ cr_status cr_loader_next(cr_loader *l, cr_batch *batch) {
         double waited = cr_now_seconds() - start;
         cr_status status = s->status;
         l->decoded_out += s->decoded;
+        l->decoded_pixels_out += s->decoded_pixels;
         if (status != CR_STATUS_OK) memcpy(l->failure_message, s->message, MESSAGE_SIZE);
         pthread_mutex_unlock(&l->mutex);
 
@@ -584,7 +626,8 @@ void cr_loader_get_stats(const cr_loader *l, cr_loader_stats *out) {
                              .batches = l->batches_out,
                              .samples = l->samples_out,
                              .skipped = l->skipped_out,
-                             .decoded = l->decoded_out};
+                             .decoded = l->decoded_out,
+                             .decoded_pixels = l->decoded_pixels_out};
 }
 
 int cr_loader_bad_count(cr_loader *l) {
