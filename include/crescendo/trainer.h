@@ -32,6 +32,10 @@ typedef struct cr_train_config {
     const cr_dataset *val; /* NULL: no validation (no best checkpoint, no early stopping) */
     float mean[3], std[3];
     bool flip;             /* random horizontal flip of training images */
+    float crop_scale_min;  /* > 0: training images are random resized crops of at least this
+                            * fraction of the area, aspect 3/4 to 4/3, as torchvision's
+                            * RandomResizedCrop(scale=(crop_scale_min, 1)); 0: whole images.
+                            * Validation never crops */
     int workers;           /* loader threads; 0: one per core */
     cr_on_bad on_bad;
     uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */

@@ -15,7 +15,7 @@
 typedef struct train_args {
     const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std;
     double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
-    double pct_start, div_factor, final_div_factor;
+    double pct_start, div_factor, final_div_factor, random_crop;
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad;
@@ -51,6 +51,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->channels = a->channels;
     c->dropout = (float)a->dropout;
     c->flip = a->flip;
+    c->crop_scale_min = (float)a->random_crop;
     c->workers = a->workers;
     c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
     c->max_image_pixels = (uint64_t)a->max_image_pixels;
@@ -233,6 +234,10 @@ int cr_cmd_train(int argc, char **argv) {
         {"dropout", 0, CR_OPTION_FLOAT, &a.dropout, "0", .min = 0, .max = 0.95,
          .help = "dropout before the classifier (simple_cnn: in its head)"},
         {"flip", 0, CR_OPTION_FLAG, &a.flip, "true", .help = "random horizontal flips"},
+        {"random-crop", 0, CR_OPTION_FLOAT, &a.random_crop, "0", .metavar = "SCALE_MIN",
+         .min = 0, .max = 1,
+         .help = "train on random resized crops of SCALE_MIN to all of the image's area, aspect "
+                 "3/4 to 4/3 (torchvision's RandomResizedCrop); 0: off"},
         {"mean", 0, CR_OPTION_STRING, &a.mean, "0.485,0.456,0.406", .metavar = "F[,F,F]",
          .help = "per-channel mean subtracted after scaling to [0, 1]"},
         {"std", 0, CR_OPTION_STRING, &a.std, "0.229,0.224,0.225", .metavar = "F[,F,F]",

@@ -23,7 +23,8 @@ static cr_status ensure_plan(cr_epoch_context *ctx, int batch, int side) {
 static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
     cr_loader_epoch le = {.epoch = pass->epoch, .resolution = pass->resolution,
                           .batch_size = pass->batch_size, .shuffle = pass->training,
-                          .drop_last = pass->training, .flip = pass->training && pass->flip};
+                          .drop_last = pass->training, .flip = pass->training && pass->flip,
+                          .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
     return ensure_plan(ctx, pass->batch_size, pass->resolution);
 }

@@ -27,6 +27,7 @@ typedef struct cr_epoch_pass {
     cr_loader *loader;
     bool training; /* shuffle, augment, drop the short last batch, update the weights */
     bool flip;
+    float crop_scale_min; /* training: > 0 draws a random resized crop (cr_loader_epoch's) */
     int epoch;     /* 0-based */
     int resolution, batch_size;
 } cr_epoch_pass;

@@ -260,6 +260,7 @@ static void report_bad_samples(run *r) {
 
 static cr_epoch_pass train_pass(const run *r, const cr_stage_plan *plan, int epoch) {
     return (cr_epoch_pass){.loader = r->train_loader, .training = true, .flip = r->config->flip,
+                           .crop_scale_min = r->config->crop_scale_min,
                            .epoch = epoch, .resolution = plan->resolution,
                            .batch_size = plan->batch_size};
 }

@@ -7,6 +7,8 @@ PNG and half JPEG, listed in CSVs. Checked:
 - eval of the checkpoint reports the accuracy the last epoch logged;
 - two runs with the same seed write identical metrics.jsonl, timings aside;
 - a run killed after two epochs and resumed with --resume ends as an uninterrupted one;
+- --random-crop trains, is kept in config.yaml, changes the training metrics but not what
+  validation sees at a given model, and two runs with one seed write the same metrics.jsonl;
 - a CSV with other column names trains with --path-column, --target-column, --class-column;
 - each bad input (missing file, corrupt PNG, truncated JPEG, short row, non-numeric target,
   label >= class count, empty CSV) gives exit status 1 and a one-line error naming the file and
@@ -132,6 +134,25 @@ def test_determinism_and_resume(tmp, data, first_rows):
     check("--resume" in p.stderr, "an existing run folder is not overwritten silently")
 
 
+def test_random_crop(tmp, data, first_rows):
+    crop_rows = []
+    for name in ("crop", "crop_again"):
+        out = os.path.join(tmp, name)
+        run(*train_args(data, out, "--random-crop", "0.35"))
+        crop_rows.append(without_timings(metrics(out)))
+    check(len(crop_rows[0]) == 5, f"5 epochs logged with --random-crop, got {len(crop_rows[0])}")
+    check(crop_rows[0] == crop_rows[1], "two --random-crop runs with one seed write the same "
+          "metrics.jsonl")
+    check(crop_rows[0][0]["train_loss"] != first_rows[0]["train_loss"],
+          "--random-crop changes what is trained on")
+    with open(os.path.join(tmp, "crop", "config.yaml")) as f:
+        config = f.read()
+    check("random-crop: 0.35" in config, f"config.yaml keeps --random-crop:\n{config}")
+    p = run("train", "--data", data, "--random-crop", "1.5", "--out", os.path.join(tmp, "x"),
+            expect=2)
+    check("random-crop" in p.stderr, f"--random-crop 1.5 is refused: {p.stderr.strip()}")
+
+
 def bad_case(tmp, data, name, csv_text, files, needle):
     """A copy of the data with one CSV; fails with a message containing needle, or skips."""
     root = os.path.join(tmp, name)
@@ -202,6 +223,7 @@ def main():
         make_dataset(data)
         out, rows = test_train_and_eval(tmp, data)
         test_determinism_and_resume(tmp, data, rows)
+        test_random_crop(tmp, data, rows)
         test_bad_inputs(tmp, data)
         test_column_names(tmp, data)
     print(f"{checks} passed, 0 failed")
