@@ -15,6 +15,7 @@ typedef struct data_args {
     const char *data, *csv;
     cr_int_list resolutions, workers;
     int batch_size, passes, channels, cache_mib, max_image_pixels;
+    double random_crop;
     bool flip, exact_decode, json;
     cr_cli_columns columns;
 } data_args;
@@ -51,7 +52,7 @@ static cr_status run_pass(cr_loader *l, const cr_loader_epoch *e, int64_t *image
 static cr_status measure(cr_loader *l, const data_args *a, int side, double *times,
                          data_result *out) {
     cr_loader_epoch e = {.resolution = side, .batch_size = a->batch_size, .shuffle = true,
-                         .flip = a->flip};
+                         .flip = a->flip, .crop_scale_min = (float)a->random_crop};
     int64_t images = 0, decoded = 0, decoded_sum = 0;
     CR_TRY(run_pass(l, &e, &images, &decoded));
     for (int p = 0; p < a->passes; p++) {
@@ -140,6 +141,9 @@ int cr_cmd_bench_data(int argc, char **argv) {
         {"channels", 0, CR_OPTION_INT, &a.channels, "3", .min = 1, .max = 3,
          .help = "1 reads gray images, 3 RGB"},
         {"flip", 0, CR_OPTION_FLAG, &a.flip, "true", .help = "random horizontal flips"},
+        {"random-crop", 0, CR_OPTION_FLOAT, &a.random_crop, "0", .metavar = "SCALE_MIN",
+         .min = 0, .max = 1,
+         .help = "random resized crops of SCALE_MIN to all of the area, as train's; 0: off"},
         {"exact-decode", 0, CR_OPTION_FLAG, &a.exact_decode,
          .help = "decode JPEGs at full size, as PIL does, instead of at the smallest DCT scale "
                  "that covers the output"},

@@ -4,6 +4,7 @@ Checked:
 - bench data prints one JSON object per resolution and worker count, each pass covering every
   image, and without a cache decodes every image every pass;
 - with --cache-decoded the timed passes decode nothing (the untimed first pass filled the cache);
+- --random-crop reads every image every pass, even with --cache-decoded (crops are never cached);
 - --max-image-pixels below an image's size fails bench data, train and eval with the file's name
   and the limit, and exit status 1.
 Exits non-zero on the first failed check."""
@@ -67,6 +68,8 @@ def main():
             check(x["decoded_per_pass"] == 10, f"no cache: every image decoded: {x}")
         for x in bench(root, "--cache-decoded", "1"):
             check(x["decoded_per_pass"] == 0, f"cache: nothing decoded after the first pass: {x}")
+        for x in bench(root, "--random-crop", "0.35", "--cache-decoded", "1"):
+            check(x["decoded_per_pass"] == 10, f"random crops: every image decoded: {x}")
 
         r = run("bench", "data", "--data", root, "--max-image-pixels", "1300", "--passes", "1")
         check(r.returncode == 1 and "train.csv:" in r.stderr and
