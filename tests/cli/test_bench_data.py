@@ -11,29 +11,14 @@ Exits non-zero on the first failed check."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from PIL import Image
 
-CRESCENDO = os.path.join(os.environ.get("CR_BUILD_DIR", "build"), "crescendo")
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print(f"FAIL: {what}")
-        print(f"{checks - 1} passed, 1 failed")
-        sys.exit(1)
-
-
-def run(*args):
-    return subprocess.run([CRESCENDO, *args], capture_output=True, text=True, timeout=120)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_testing import check, finish, run  # noqa: E402
 
 def make_images(root, count):
     rng = np.random.default_rng(0)
@@ -50,7 +35,6 @@ def make_images(root, count):
 def bench(root, *extra):
     r = run("bench", "data", "--data", root, "--resolution", "16,24", "--workers", "1,2",
             "--passes", "2", "--json", *extra)
-    check(r.returncode == 0, f"bench data exits 0: {r.stderr}")
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     check(len(lines) == 4, f"4 configurations, got {r.stdout}")
     check([(x["resolution"], x["workers"]) for x in lines] == [(16, 1), (24, 1), (16, 2), (24, 2)],
@@ -71,29 +55,25 @@ def main():
         for x in bench(root, "--random-crop", "0.35", "--cache-decoded", "1"):
             check(x["decoded_per_pass"] == 10, f"random crops: every image decoded: {x}")
 
-        r = run("bench", "data", "--data", root, "--max-image-pixels", "1300", "--passes", "1")
-        check(r.returncode == 1 and "train.csv:" in r.stderr and
-              "over the limit of 1300" in r.stderr,
-              f"bench data over the pixel limit: {r.returncode} {r.stderr}")
+        r = run("bench", "data", "--data", root, "--max-image-pixels", "1300", "--passes", "1",
+                expect=1)
+        check("train.csv:" in r.stderr and "over the limit of 1300" in r.stderr,
+              f"bench data over the pixel limit: {r.stderr}")
         out = os.path.join(root, "run")
         r = run("train", "--data", root, "--model", "simple_cnn", "--resolution", "16",
-                "--epochs", "1", "--batch-size", "5", "--out", out, "--max-image-pixels", "1300")
-        check(r.returncode == 1 and "over the limit of 1300" in r.stderr,
-              f"train over the pixel limit: {r.returncode} {r.stderr}")
-        r = run("train", "--data", root, "--model", "simple_cnn", "--resolution", "16",
-                "--epochs", "2", "--batch-size", "5", "--out", out, "--overwrite",
-                "--cache-decoded", "1")
-        check(r.returncode == 0, f"train with --cache-decoded: {r.stderr}")
+                "--epochs", "1", "--batch-size", "5", "--out", out, "--max-image-pixels", "1300",
+                expect=1)
+        check("over the limit of 1300" in r.stderr, f"train over the pixel limit: {r.stderr}")
+        run("train", "--data", root, "--model", "simple_cnn", "--resolution", "16", "--epochs",
+            "2", "--batch-size", "5", "--out", out, "--overwrite", "--cache-decoded", "1")
         r = run("eval", "--checkpoint", os.path.join(out, "last.safetensors"), "--data", root,
-                "--csv", "train.csv", "--max-image-pixels", "1300")
-        check(r.returncode == 1 and "over the limit of 1300" in r.stderr,
-              f"eval over the pixel limit: {r.returncode} {r.stderr}")
-        r = run("eval", "--checkpoint", os.path.join(out, "last.safetensors"), "--data", root,
-                "--csv", "train.csv")
-        check(r.returncode == 0, f"eval within the default limit: {r.stderr}")
+                "--csv", "train.csv", "--max-image-pixels", "1300", expect=1)
+        check("over the limit of 1300" in r.stderr, f"eval over the pixel limit: {r.stderr}")
+        run("eval", "--checkpoint", os.path.join(out, "last.safetensors"), "--data", root, "--csv",
+            "train.csv")
     finally:
         shutil.rmtree(root)
-    print(f"{checks} checks passed")
+    finish()
 
 
 if __name__ == "__main__":

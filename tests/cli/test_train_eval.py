@@ -14,32 +14,20 @@ PNG and half JPEG, listed in CSVs. Checked:
   label >= class count, empty CSV) gives exit status 1 and a one-line error naming the file and
   row, or with --on-bad skip is skipped and counted.
 Exits non-zero on the first failed check."""
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 from PIL import Image
 
-CRESCENDO = os.path.join(os.environ.get("CR_BUILD_DIR", "build"), "crescendo")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_testing import check, finish, kill_after_epochs, metrics, run, without_timings  # noqa: E402
+
 CLASSES = ["left", "right", "none"]
 KEYS = ["epoch", "stage", "resolution", "batch_size", "lr", "train_loss", "train_acc", "val_loss",
         "val_acc", "val_top5", "images_per_sec", "epoch_seconds", "elapsed_seconds"]
-TIMING = {"images_per_sec", "epoch_seconds", "elapsed_seconds", "data_wait_percent"}
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print(f"FAIL: {what}")
-        print(f"{checks - 1} passed, 1 failed")
-        sys.exit(1)
 
 
 def make_image(label, rng):
@@ -67,26 +55,10 @@ def make_dataset(root, per_class=16, seed=0):
             f.write("class_name,image_path,target\n" + "\n".join(lines) + "\n")
 
 
-def run(*args, expect=0):
-    p = subprocess.run([CRESCENDO, *args], capture_output=True, text=True)
-    check(p.returncode == expect, f"crescendo {' '.join(args)}: exit {p.returncode}, expected "
-          f"{expect}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
-    return p
-
-
 def train_args(data, out, *extra):
     return ["train", "--data", data, "--val-csv", "val.csv", "--model", "simple_cnn",
             "--schedule", "16:2,24:3", "--batch-size", "8", "--lr", "0.05", "--workers", "2",
             "--threads", "2", "--seed", "3", "--mean", "0.5", "--std", "0.25", "--out", out, *extra]
-
-
-def metrics(out):
-    with open(os.path.join(out, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
-def without_timings(rows):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
 
 
 def test_train_and_eval(tmp, data):
@@ -117,16 +89,7 @@ def test_determinism_and_resume(tmp, data, first_rows):
           "two runs with one seed write the same metrics.jsonl")
     # Kill a run once two epochs are logged, then resume: the result is the uninterrupted one.
     part = os.path.join(tmp, "part")
-    proc = subprocess.Popen([CRESCENDO, *train_args(data, part)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    log = os.path.join(part, "metrics.jsonl")
-    deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline:
-        if os.path.exists(log) and sum(1 for _ in open(log)) >= 2:
-            proc.kill()
-            break
-        time.sleep(0.005)
-    proc.wait()
+    kill_after_epochs(train_args(data, part), part, 2)
     run("train", "--resume", part)
     check(without_timings(metrics(part)) == without_timings(first_rows),
           "a resumed run ends where an uninterrupted one does")
@@ -226,7 +189,7 @@ def main():
         test_random_crop(tmp, data, rows)
         test_bad_inputs(tmp, data)
         test_column_names(tmp, data)
-    print(f"{checks} passed, 0 failed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -10,14 +10,12 @@ Checked:
 - bad specs and an auto schedule without validation fail with a one-line reason.
 Exits non-zero on the first failed check."""
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_train_eval import CRESCENDO, check, make_dataset, metrics, run, without_timings  # noqa: E402
-import test_train_eval  # noqa: E402
+from cli_testing import check, finish, kill_after_epochs, metrics, run, without_timings  # noqa: E402
+from test_train_eval import make_dataset  # noqa: E402
 
 
 def args(data, out, *extra):
@@ -76,16 +74,7 @@ def test_auto_and_resume(tmp, data):
     check("stage 3/3: 24x24" in p.stdout and "until early stopping or epoch 6" in p.stdout,
           f"switch lines: {p.stdout[-1500:]}")
     part = os.path.join(tmp, "auto_part")
-    proc = subprocess.Popen([CRESCENDO, *args(data, part, *spec)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    log = os.path.join(part, "metrics.jsonl")
-    deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline:
-        if os.path.exists(log) and sum(1 for _ in open(log)) >= 2:
-            proc.kill()
-            break
-        time.sleep(0.005)
-    proc.wait()
+    kill_after_epochs(args(data, part, *spec), part, 2)
     run("train", "--resume", part)
     check(without_timings(metrics(part)) == without_timings(rows),
           "a resumed auto run ends as an uninterrupted one")
@@ -117,7 +106,7 @@ def main():
         test_bn_recalibrate(tmp, data)
         test_auto_and_resume(tmp, data)
         test_errors(tmp, data)
-    print(f"{test_train_eval.checks} passed, 0 failed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""What the command-line tests share: running crescendo, checks that stop at the first failure
+with the plain "N passed, M failed" line, reading metrics.jsonl, and killing a run mid-way."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+CRESCENDO = os.path.join(os.environ.get("CR_BUILD_DIR", "build"), "crescendo")
+TIMING = {"images_per_sec", "epoch_seconds", "elapsed_seconds", "data_wait_percent"}
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        print(f"FAIL: {what}")
+        print(f"{checks - 1} passed, 1 failed")
+        sys.exit(1)
+
+
+def finish():
+    print(f"{checks} passed, 0 failed")
+
+
+def run(*args, expect=0):
+    """Runs crescendo; its exit status must be `expect`."""
+    p = subprocess.run([CRESCENDO, *args], capture_output=True, text=True, timeout=600)
+    check(p.returncode == expect, f"crescendo {' '.join(args)}: exit {p.returncode}, expected "
+          f"{expect}\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+    return p
+
+
+def metrics(out):
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def without_timings(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def kill_after_epochs(args, out, epochs):
+    """Starts `crescendo args` and kills it once `epochs` epochs are in out/metrics.jsonl."""
+    proc = subprocess.Popen([CRESCENDO, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    log = os.path.join(out, "metrics.jsonl")
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if os.path.exists(log) and sum(1 for _ in open(log)) >= epochs:
+            proc.kill()
+            break
+        time.sleep(0.005)
+    proc.wait()
