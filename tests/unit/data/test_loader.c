@@ -25,6 +25,17 @@ static uint8_t pixel(int i, int x, int y, int c, bool flat) {
 }
 
 /* Writes N images of w x h under <dir>/ and <dir>.csv listing them with labels i % 3. */
+/* Writes <dir>.csv with the rows `csv` and opens it as a dataset rooted at the tree. */
+static cr_dataset *open_csv_set(const char *dir, const char *csv) {
+    char rel[256], path[512];
+    snprintf(rel, sizeof rel, "%s.csv", dir);
+    temp_tree_write_text(&tree, rel, csv);
+    cr_dataset *ds = NULL;
+    CHECK_OK(cr_dataset_from_csv(temp_tree_path(&tree, rel, path, sizeof path), tree.root, NULL,
+                                 &ds));
+    return ds;
+}
+
 static cr_dataset *make_set(const char *dir, int w, int h, bool flat) {
     char rel[256], path[512], csv[8192];
     size_t used = (size_t)snprintf(csv, sizeof csv, "image_path,target\n");
@@ -40,12 +51,7 @@ static cr_dataset *make_set(const char *dir, int w, int h, bool flat) {
         used += (size_t)snprintf(csv + used, sizeof csv - used, "%s,%d\n", rel, i % 3);
     }
     free(pixels);
-    snprintf(rel, sizeof rel, "%s.csv", dir);
-    temp_tree_write_text(&tree, rel, csv);
-    cr_dataset *ds = NULL;
-    CHECK_OK(cr_dataset_from_csv(temp_tree_path(&tree, rel, path, sizeof path), tree.root, NULL,
-                                 &ds));
-    return ds;
+    return open_csv_set(dir, csv);
 }
 
 static cr_loader *make_loader(const cr_dataset *ds, int workers, int prefetch, cr_on_bad on_bad) {
@@ -382,12 +388,7 @@ static cr_dataset *make_jpeg_set(const char *dir, int w, int h) {
     }
     tjDestroy(tj);
     free(pixels);
-    snprintf(rel, sizeof rel, "%s.csv", dir);
-    temp_tree_write_text(&tree, rel, csv);
-    cr_dataset *ds = NULL;
-    CHECK_OK(cr_dataset_from_csv(temp_tree_path(&tree, rel, path, sizeof path), tree.root, NULL,
-                                 &ds));
-    return ds;
+    return open_csv_set(dir, csv);
 }
 
 /* One epoch of random crops at 16 px from its own loader; returns the decoded pixels. */
