@@ -125,6 +125,12 @@ const char *cr_dataset_class_name(const cr_dataset *ds, int k);
 const char *cr_dataset_root(const cr_dataset *ds);
 const char *cr_dataset_source(const cr_dataset *ds);
 
+/* The images' typical size: the median of the shorter sides of `samples` images spread evenly
+ * over the set (all of them when it has fewer), read from their headers (a JPEG is decoded at
+ * 1/8 scale). Unreadable images are passed over; fails with the last one's error when none can
+ * be read. It sets the default schedule, which doubles up to this size. */
+cr_status cr_dataset_typical_side(const cr_dataset *ds, int samples, int *side);
+
 /* Rows or files left out under CR_ON_BAD_SKIP, each with the message it would have failed with. */
 int cr_dataset_skipped_count(const cr_dataset *ds);
 const char *cr_dataset_skipped_message(const cr_dataset *ds, int i);

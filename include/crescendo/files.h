@@ -2,10 +2,19 @@
 #ifndef CRESCENDO_FILES_H
 #define CRESCENDO_FILES_H
 
+#include <stdio.h>
+
 #include "crescendo/status.h"
 
 /* Creates `path` and any missing parents, like `mkdir -p`. Succeeds when it already is a folder;
  * fails with CR_STATUS_IO naming the path otherwise. */
 cr_status cr_make_dirs(const char *path);
+
+/* Writes what `write` puts into the stream to `path` atomically: into path.partial, flushed to
+ * disk, then renamed over path, so a reader (or a run resumed after a crash) sees the old file or
+ * the new one, never half of one. The partial file is removed when anything fails; write's own
+ * failure comes back as it is, an I/O failure as CR_STATUS_IO naming the file. */
+typedef cr_status (*cr_file_writer)(FILE *out, void *context);
+cr_status cr_write_atomically(const char *path, cr_file_writer write, void *context);
 
 #endif

@@ -43,6 +43,12 @@ cr_status cr_schedule_parse(const char *spec, int default_epochs, cr_schedule *o
 /* One stage: `epochs` epochs at `resolution`. */
 cr_schedule cr_schedule_fixed(int resolution, int epochs);
 
+/* The default schedule, the classic doubling: from, 2 from, 4 from, ... below `to`, then `to`
+ * (one stage at `to` when it is not above `from`), sharing `epochs` evenly with the remainder
+ * going to the last stages, so that the largest sizes get the extra epochs: (64, 256, 10) gives
+ * 64:3,128:3,256:4. With fewer epochs than sizes the smallest sizes are left out. */
+cr_schedule cr_schedule_doubling(int from, int to, int epochs);
+
 /* The sum of the stages' epochs (0 counted for auto stages). */
 int cr_schedule_total_epochs(const cr_schedule *s);
 /* "64:10,128:10@32" or "auto:64,128@32": a form that parses back to the same schedule. */

@@ -72,6 +72,8 @@ typedef struct cr_epoch_record {
     double epoch_seconds;     /* wall time of the epoch, validation included */
     double elapsed_seconds;   /* since the run started (across resumes) */
     double data_wait_percent; /* share of training time spent waiting for the loader */
+    double switch_val_loss, switch_val_acc; /* validation at this epoch's new size before it
+                                             * trained (cr_train_config.eval_at_switch) */
 } cr_epoch_record;
 
 /* A record with every value NaN and every count 0, to fill in. */
@@ -87,8 +89,8 @@ int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r);
  *
  * One JSON object per line with the keys epoch, stage, resolution, batch_size, lr, train_loss,
  * train_acc, val_loss, val_acc, val_top5, val_f1, images_per_sec, epoch_seconds,
- * elapsed_seconds, data_wait_percent. Reals carry 10 significant digits, past float32's
- * round-trip 9. Each line is flushed and synced before the write returns, so a crash loses
+ * elapsed_seconds, data_wait_percent, switch_val_loss, switch_val_acc. Reals carry 10
+ * significant digits, past float32's round-trip 9. Each line is flushed and synced before the write returns, so a crash loses
  * nothing already written. */
 
 typedef struct cr_metrics_log cr_metrics_log;

@@ -54,7 +54,16 @@ typedef struct cr_train_config {
     int bn_recalibrate;    /* at each switch, this many forward batches in training mode at the
                             * new size before training resumes: BatchNorm's running statistics
                             * move, no weight does; 0: none */
+    bool eval_at_switch;   /* validate at each new stage's size before its first epoch (after
+                            * bn_recalibrate): the accuracy right after a switch, logged as the
+                            * epoch's switch_val_loss and switch_val_acc */
+    bool progressive_reg;  /* regularization grows with the stages, as EfficientNetV2's
+                            * progressive learning: stage i of n trains with dropout
+                            * dropout (i + 1) / n and, with crop_scale_min > 0, random crops of
+                            * scale at least 1 - (1 - crop_scale_min) (i + 1) / n */
     int eval_resolution;   /* 0: validate at the stage's resolution */
+    bool test_res_search;  /* after the last epoch, validate at the last training size times 1.15
+                            * and 1.3 (multiples of 8) too and report the best (FixRes) */
 
     /* optimization */
     cr_optimizer_config optimizer;
@@ -81,6 +90,8 @@ typedef struct cr_train_result {
     int best_epoch;
     double seconds;        /* wall time, across resumes */
     bool stopped_early;
+    int test_resolution;   /* test_res_search: the size with the best val accuracy, 0 without */
+    double test_acc;       /* its val accuracy */
 } cr_train_result;
 
 /* A configuration with the defaults the command line documents. */

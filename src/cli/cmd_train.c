@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/datasets.h"
 #include "crescendo/files.h"
+#include "crescendo/model.h"
 #include "crescendo/trainer.h"
 
 /* Everything the command line sets, before it becomes a cr_train_config. */
@@ -21,7 +22,7 @@ typedef struct train_args {
     int optimizer, lr_schedule, precision, device, on_bad;
     int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
     double stage_min_delta;
-    bool nesterov, flip, overwrite;
+    bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search;
     cr_cli_columns columns;
 } train_args;
 
@@ -63,6 +64,9 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->stage_metric = a->stage_metric == 1 ? CR_STAGE_METRIC_VAL_ACC : CR_STAGE_METRIC_VAL_LOSS;
     c->bn_recalibrate = a->bn_recalibrate;
     c->eval_resolution = a->eval_resolution;
+    c->eval_at_switch = a->eval_at_switch;
+    c->progressive_reg = a->progressive_reg;
+    c->test_res_search = a->test_res_search;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
     c->warmup_epochs = a->warmup_epochs;
@@ -74,11 +78,10 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
         return cr_fail(CR_STATUS_UNSUPPORTED, "--device cuda: this build has no CUDA backend");
     CR_TRY(cr_cli_parse_channels(a->mean, "mean", a->channels, c->mean));
     CR_TRY(cr_cli_parse_channels(a->std, "std", a->channels, c->std));
-    if (a->schedule) {
+    if (a->schedule)
         CR_TRY(cr_schedule_parse(a->schedule, a->epochs, &c->schedule));
-    } else {
+    else if (a->resolution > 0)
         c->schedule = cr_schedule_fixed(a->resolution, a->epochs);
-    }
     c->optimizer = cr_optimizer_defaults(a->optimizer == 1 ? CR_OPTIMIZER_ADAMW : CR_OPTIMIZER_SGD);
     if (a->optimizer == 0) c->optimizer.momentum = a->momentum;
     c->optimizer.nesterov = a->nesterov;
@@ -126,6 +129,25 @@ static cr_status open_datasets(const train_args *a, cr_dataset **train, cr_datas
     }
     *train = all;
     *val = NULL;
+    return CR_STATUS_OK;
+}
+
+/* With neither --schedule nor --resolution: the classic doubling from 64 to the images' size
+ * (at most DEFAULT_SCHEDULE_TOP, at least what the model takes), said on the console. */
+enum { DEFAULT_SCHEDULE_FROM = 64, DEFAULT_SCHEDULE_TOP = 512, SIZE_SAMPLES = 32 };
+
+static cr_status default_schedule(const train_args *a, const cr_dataset *train,
+                                  cr_train_config *c) {
+    int side;
+    CR_TRY(cr_dataset_typical_side(train, SIZE_SAMPLES, &side));
+    int top = side < DEFAULT_SCHEDULE_TOP ? side : DEFAULT_SCHEDULE_TOP;
+    int min_side = cr_model_min_resolution(a->model);
+    if (top < min_side) top = min_side;
+    c->schedule = cr_schedule_doubling(DEFAULT_SCHEDULE_FROM, top, a->epochs);
+    char text[256];
+    cr_schedule_format(&c->schedule, text, sizeof text);
+    printf("schedule %s, from the images' %d px (--schedule or --resolution choose another)\n",
+           text, side);
     return CR_STATUS_OK;
 }
 
@@ -183,8 +205,11 @@ int cr_cmd_train(int argc, char **argv) {
         {"epochs", 'e', CR_OPTION_INT, &a.epochs, "10", .min = 1, .max = 100000,
          .help = "epochs at --resolution; the run's length for ramp: and auto: schedules (at "
                  "most), and for explicit stages that give none"},
-        {"resolution", 'r', CR_OPTION_INT, &a.resolution, "64", .metavar = "PX", .min = 8,
-         .max = 8192, .help = "square training size when there is no --schedule"},
+        {"resolution", 'r', CR_OPTION_INT, &a.resolution, "0", .metavar = "PX", .min = 0,
+         .max = 8192, .help = "square training size when there is no --schedule; 0: progressive "
+                              "resizing, doubling from 64 to the images' size (at most 512) "
+                              "with --epochs shared among the sizes, the largest getting the "
+                              "extra ones"},
         {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
          .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5), "
                  "double:FROM-TO/EPOCHS (double:64-256/10), ramp:FROM-TO@E1-E2[/MULTIPLE] "
@@ -199,8 +224,17 @@ int cr_cmd_train(int argc, char **argv) {
         {"bn-recalibrate", 0, CR_OPTION_INT, &a.bn_recalibrate, "0", .metavar = "N", .min = 0,
          .max = 100000, .help = "at each change of stage, N forward batches in training mode "
                                 "at the new size re-estimate BatchNorm statistics first"},
+        {"eval-at-switch", 0, CR_OPTION_FLAG, &a.eval_at_switch,
+         .help = "validate at each new stage's size before it trains (after --bn-recalibrate): "
+                 "the accuracy right after a switch, in metrics.jsonl as switch_val_acc"},
+        {"progressive-reg", 0, CR_OPTION_FLAG, &a.progressive_reg,
+         .help = "grow regularization with the stages (EfficientNetV2): stage i of n trains with "
+                 "i/n of --dropout and of --random-crop's strength"},
         {"eval-resolution", 0, CR_OPTION_INT, &a.eval_resolution, "0", .metavar = "PX", .min = 0,
          .max = 8192, .help = "validate at this size; 0 validates at the stage's size"},
+        {"test-res-search", 0, CR_OPTION_FLAG, &a.test_res_search,
+         .help = "after training, validate at the last size times 1, 1.15 and 1.3 and report the "
+                 "best (FixRes); the table goes to test_res_search.json"},
         {"batch-size", 'b', CR_OPTION_INT, &a.batch_size, "64", .min = 1, .max = 1 << 20,
          .help = "images per step of stages without @BATCH, unless --batch-pixels"},
         {"batch-pixels", 0, CR_OPTION_INT, &a.batch_pixels, "0", .metavar = "N", .min = 0,
@@ -315,10 +349,11 @@ int cr_cmd_train(int argc, char **argv) {
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
     print_skipped(train);
     if (val) print_skipped(val);
+    if (!a.schedule && a.resolution == 0) s = default_schedule(&a, train, &config);
 
     cr_backend *be = NULL;
     char *yaml = NULL;
-    s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
+    if (s == CR_STATUS_OK) s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
     if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
     if (s == CR_STATUS_OK) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);
@@ -342,6 +377,10 @@ int cr_cmd_train(int argc, char **argv) {
                    100.0 * result.best_val_acc, result.best_epoch);
         else if (s == CR_STATUS_OK)
             printf("done: %d epochs in %.1f s\n", result.epochs, result.seconds);
+        if (s == CR_STATUS_OK && result.test_resolution > 0)
+            printf("best test resolution %d px: val accuracy %.2f%% (crescendo eval "
+                   "--resolution %d)\n", result.test_resolution, 100.0 * result.test_acc,
+                   result.test_resolution);
     }
     free(yaml);
     cr_backend_destroy(be);

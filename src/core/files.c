@@ -1,11 +1,13 @@
 /* File-system helpers: creating a folder with its parents, for run folders and importers whose
- * output path a user types freely. */
+ * output path a user types freely, and replacing a file atomically. */
 #include "crescendo/files.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static cr_status make_one(const char *path) {
     if (mkdir(path, 0777) == 0) return CR_STATUS_OK;
@@ -30,4 +32,29 @@ cr_status cr_make_dirs(const char *path) {
         if (s != CR_STATUS_OK) return s;
     }
     return make_one(buf);
+}
+
+cr_status cr_write_atomically(const char *path, cr_file_writer write, void *context) {
+    size_t length = strlen(path);
+    char *partial = malloc(length + sizeof ".partial");
+    if (!partial) return cr_fail(CR_STATUS_NOMEM, "%s: out of memory", path);
+    memcpy(partial, path, length);
+    memcpy(partial + length, ".partial", sizeof ".partial");
+    FILE *out = fopen(partial, "w");
+    cr_status s = CR_STATUS_OK;
+    if (!out) {
+        s = cr_fail(CR_STATUS_IO, "%s: cannot open for writing: %s", partial, strerror(errno));
+        free(partial);
+        return s;
+    }
+    s = write(out, context);
+    int written = !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+    written &= fclose(out) == 0;
+    if (s == CR_STATUS_OK && !written)
+        s = cr_fail(CR_STATUS_IO, "%s: write failed: %s", partial, strerror(errno));
+    if (s == CR_STATUS_OK && rename(partial, path) != 0)
+        s = cr_fail(CR_STATUS_IO, "%s: cannot rename to %s: %s", partial, path, strerror(errno));
+    if (s != CR_STATUS_OK) remove(partial);
+    free(partial);
+    return s;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crescendo/files.h"
 #include "report/text.h"
 
 struct cr_metrics_log {
@@ -20,7 +21,8 @@ cr_epoch_record cr_epoch_record_empty(void) {
     return (cr_epoch_record){
         .lr = NAN, .train_loss = NAN, .train_acc = NAN, .val_loss = NAN, .val_acc = NAN,
         .val_top5 = NAN, .val_f1 = NAN, .images_per_sec = NAN, .epoch_seconds = NAN,
-        .elapsed_seconds = NAN, .data_wait_percent = NAN,
+        .elapsed_seconds = NAN, .data_wait_percent = NAN, .switch_val_loss = NAN,
+        .switch_val_acc = NAN,
     };
 }
 
@@ -80,6 +82,8 @@ static json_t *record_to_json(const cr_epoch_record *r) {
         {"epoch_seconds", real_or_null(r->epoch_seconds)},
         {"elapsed_seconds", real_or_null(r->elapsed_seconds)},
         {"data_wait_percent", real_or_null(r->data_wait_percent)},
+        {"switch_val_loss", real_or_null(r->switch_val_loss)},
+        {"switch_val_acc", real_or_null(r->switch_val_acc)},
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -100,50 +104,40 @@ static json_int_t line_epoch(const char *line, size_t len) {
     return e;
 }
 
-/* Rewrites path keeping the complete lines of epochs 1..keep_epochs, through a file beside it
- * renamed over it, so a crash during the rewrite leaves the old log whole. A missing file is an
- * empty log. */
+/* The complete lines of epochs 1..keep of `in`, copied to out. */
+typedef struct kept_epochs {
+    FILE *in;
+    const char *path;
+    int keep;
+} kept_epochs;
+
+static cr_status copy_kept_epochs(FILE *out, void *context) {
+    const kept_epochs *k = context;
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t n;
+    while ((n = getline(&line, &capacity, k->in)) > 0) {
+        if (line[n - 1] != '\n') break; /* cut short by a crash */
+        json_int_t e = line_epoch(line, (size_t)n);
+        if (e >= 1 && e <= k->keep) fwrite(line, 1, (size_t)n, out);
+    }
+    free(line);
+    if (ferror(k->in))
+        return cr_fail(CR_STATUS_IO, "%s: read failed: %s", k->path, strerror(errno));
+    return CR_STATUS_OK;
+}
+
+/* Rewrites path keeping the complete lines of epochs 1..keep_epochs, atomically, so a crash
+ * during the rewrite leaves the old log whole. A missing file is an empty log. */
 static cr_status keep_epochs_of(const char *path, int keep_epochs) {
     FILE *in = fopen(path, "r");
     if (!in) {
         if (errno == ENOENT) return CR_STATUS_OK;
         return cr_fail(CR_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    size_t path_len = strlen(path);
-    char *partial = malloc(path_len + sizeof ".partial");
-    if (!partial) {
-        fclose(in);
-        return cr_fail(CR_STATUS_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(partial, path, path_len);
-    memcpy(partial + path_len, ".partial", sizeof ".partial");
-    FILE *out = fopen(partial, "w");
-    cr_status s = out ? CR_STATUS_OK
-                      : cr_fail(CR_STATUS_IO, "%s: cannot open for writing: %s", partial,
-                                strerror(errno));
-    char *line = NULL;
-    size_t capacity = 0;
-    ssize_t n;
-    while (s == CR_STATUS_OK && (n = getline(&line, &capacity, in)) > 0) {
-        if (line[n - 1] != '\n') break; /* cut short by a crash */
-        json_int_t e = line_epoch(line, (size_t)n);
-        if (e >= 1 && e <= keep_epochs) fwrite(line, 1, (size_t)n, out);
-    }
-    free(line);
-    if (s == CR_STATUS_OK && ferror(in))
-        s = cr_fail(CR_STATUS_IO, "%s: read failed: %s", path, strerror(errno));
+    kept_epochs k = {.in = in, .path = path, .keep = keep_epochs};
+    cr_status s = cr_write_atomically(path, copy_kept_epochs, &k);
     fclose(in);
-    if (out) {
-        int written = !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0;
-        written &= fclose(out) == 0;
-        if (s == CR_STATUS_OK && !written)
-            s = cr_fail(CR_STATUS_IO, "%s: write failed: %s", partial, strerror(errno));
-        if (s == CR_STATUS_OK && rename(partial, path) != 0)
-            s = cr_fail(CR_STATUS_IO, "%s: cannot rename to %s: %s", partial, path,
-                        strerror(errno));
-        if (s != CR_STATUS_OK) remove(partial);
-    }
-    free(partial);
     return s;
 }
 

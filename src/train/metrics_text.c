@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "crescendo/files.h"
 
 /* RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled. */
 static void put_csv_field(FILE *out, const char *s) {
@@ -39,28 +40,20 @@ cr_status cr_metrics_write_csv(const cr_metrics *m, FILE *out) {
     return CR_STATUS_OK;
 }
 
+static cr_status write_confusion(FILE *out, void *metrics) {
+    return cr_metrics_write_csv(metrics, out);
+}
+
 cr_status cr_metrics_save_confusion(const cr_metrics *m, const char *run_dir, int epoch) {
-    char dir[4096], path[4096 + 32], partial[4096 + 48];
+    char dir[4096], path[4096 + 32];
     if ((size_t)snprintf(dir, sizeof dir, "%s/confusion", run_dir) >= sizeof dir)
         return cr_fail(CR_STATUS_INVALID, "confusion matrix: folder name too long: %s", run_dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return cr_fail(CR_STATUS_IO, "%s: cannot create folder: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/%d.csv", dir, epoch);
-    snprintf(partial, sizeof partial, "%s.partial", path);
-    FILE *f = fopen(partial, "w");
-    if (!f)
-        return cr_fail(CR_STATUS_IO, "%s: cannot open for writing: %s", partial, strerror(errno));
-    cr_status s = cr_metrics_write_csv(m, f);
-    int flushed = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0) flushed = 0;
-    if (s == CR_STATUS_OK && !flushed)
-        s = cr_fail(CR_STATUS_IO, "%s: write failed: %s", partial, strerror(errno));
-    if (s == CR_STATUS_OK && rename(partial, path) != 0)
-        s = cr_fail(CR_STATUS_IO, "%s: cannot rename to %s: %s", partial, path, strerror(errno));
-    if (s != CR_STATUS_OK) {
-        remove(partial);
+    cr_status s = cr_write_atomically(path, write_confusion, (void *)m);
+    if (s != CR_STATUS_OK)
         return cr_fail_context(s, "saving the confusion matrix of epoch %d", epoch);
-    }
     return CR_STATUS_OK;
 }
 

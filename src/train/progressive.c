@@ -32,6 +32,16 @@ static cr_status expect(const char **p, char c, const char *spec) {
     return CR_STATUS_OK;
 }
 
+/* The sizes from, 2 from, 4 from, ... below `to`, then `to` itself, with no epochs yet. */
+static void double_sizes(int from, int to, cr_schedule *out) {
+    *out = (cr_schedule){0};
+    for (int r = from;; r *= 2) {
+        int res = r < to ? r : to;
+        out->stages[out->count++] = (cr_stage){.resolution = res};
+        if (res == to || out->count == CR_SCHEDULE_MAX_STAGES) break;
+    }
+}
+
 static cr_status parse_double(const char *spec, const char *p, cr_schedule *out) {
     int from = 0, to = 0, epochs = 0;
     CR_TRY(parse_int(&p, MIN_RESOLUTION, MAX_RESOLUTION, spec, "a start resolution", &from));
@@ -40,12 +50,8 @@ static cr_status parse_double(const char *spec, const char *p, cr_schedule *out)
     CR_TRY(expect(&p, '/', spec));
     CR_TRY(parse_int(&p, 1, 100000, spec, "epochs per stage", &epochs));
     if (*p) return cr_fail(CR_STATUS_INVALID, "schedule '%s': unexpected '%s'", spec, p);
-    out->count = 0;
-    for (int r = from;; r *= 2) {
-        int res = r < to ? r : to;
-        out->stages[out->count++] = (cr_stage){.resolution = res, .epochs = epochs};
-        if (res == to || out->count == CR_SCHEDULE_MAX_STAGES) break;
-    }
+    double_sizes(from, to, out);
+    for (int i = 0; i < out->count; i++) out->stages[i].epochs = epochs;
     return CR_STATUS_OK;
 }
 
@@ -168,6 +174,19 @@ cr_status cr_schedule_parse(const char *spec, int default_epochs, cr_schedule *o
 cr_schedule cr_schedule_fixed(int resolution, int epochs) {
     cr_schedule s = {.count = 1};
     s.stages[0] = (cr_stage){.resolution = resolution, .epochs = epochs};
+    return s;
+}
+
+cr_schedule cr_schedule_doubling(int from, int to, int epochs) {
+    cr_schedule s;
+    double_sizes(from, to > from ? to : from, &s);
+    if (to < from) s.stages[0].resolution = to;
+    if (epochs < s.count) {
+        memmove(s.stages, s.stages + (s.count - epochs), sizeof *s.stages * (size_t)epochs);
+        s.count = epochs;
+    }
+    for (int i = 0; i < s.count; i++)
+        s.stages[i].epochs = epochs / s.count + (i >= s.count - epochs % s.count);
     return s;
 }
 

@@ -63,6 +63,9 @@ typedef struct run {
     double best_acc, elapsed_before;
     int best_epoch, epochs_since_best;
     int bad_reported; /* bad samples of the training loader already listed on the console */
+    float crop_scale_min; /* of the current stage (progressive regularization moves it) */
+    double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
+    cr_stage_plan last_plan; /* of the last epoch trained */
     const char **class_names;
 } run;
 
@@ -260,9 +263,27 @@ static void report_bad_samples(run *r) {
 
 static cr_epoch_pass train_pass(const run *r, const cr_stage_plan *plan, int epoch) {
     return (cr_epoch_pass){.loader = r->train_loader, .training = true, .flip = r->config->flip,
-                           .crop_scale_min = r->config->crop_scale_min,
+                           .crop_scale_min = r->crop_scale_min,
                            .epoch = epoch, .resolution = plan->resolution,
                            .batch_size = plan->batch_size};
+}
+
+/* A forward pass over the validation set at `side`. */
+static cr_status validate(run *r, int epoch, int side, int batch_size, cr_epoch_outcome *out) {
+    cr_epoch_pass pass = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
+                          .batch_size = batch_size};
+    return cr_epoch_run(&r->ctx, &pass, out);
+}
+
+/* The stage's dropout and crop strength: as configured, or with progressive regularization a
+ * share (stage + 1) / stages of it, growing with the size. */
+static void set_regularization(run *r, const cr_stage_plan *plan) {
+    const cr_train_config *c = r->config;
+    double share = c->progressive_reg ? (double)(plan->stage + 1) / plan->stages : 1.0;
+    cr_graph_set_dropout(r->graph, (float)(c->dropout * share));
+    r->crop_scale_min = c->crop_scale_min > 0
+                            ? (float)(1.0 - (1.0 - c->crop_scale_min) * share)
+                            : 0.0f;
 }
 
 /* The first epoch of a stage, or of a resumed run inside one: the stage's lr factor from this
@@ -274,10 +295,14 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
         t->first_step[t->count] = r->ctx.step;
         t->factor[t->count++] = plan->lr_scale;
     }
+    set_regularization(r, plan);
     if (c->console && plan->stages > 1) {
         fprintf(c->console, "stage %d/%d: %dx%d, batch %d, lr %.4g, ", plan->stage + 1,
                 plan->stages, plan->resolution, plan->resolution, plan->batch_size,
                 cr_lr_schedule_at(&r->lr_schedule, r->ctx.step));
+        if (c->progressive_reg)
+            fprintf(c->console, "dropout %.3g, crop scale %.3g, ", (double)c->dropout *
+                    (plan->stage + 1) / plan->stages, (double)r->crop_scale_min);
         if (!c->schedule.automatic)
             fprintf(c->console, "%d epochs\n", plan->epochs);
         else if (plan->stage + 1 < plan->stages)
@@ -287,12 +312,23 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
         else
             fprintf(c->console, "until early stopping or epoch %d\n", r->total_epochs);
     }
-    if (c->bn_recalibrate > 0 && plan->stage > 0 && plan->epoch_in_stage == 0) {
+    bool switched = plan->stage > 0 && plan->epoch_in_stage == 0;
+    if (c->bn_recalibrate > 0 && switched) {
         cr_epoch_pass pass = train_pass(r, plan, epoch);
         CR_TRY(cr_epoch_recalibrate(&r->ctx, &pass, c->bn_recalibrate));
         if (c->console)
             fprintf(c->console, "BatchNorm statistics re-estimated on %d batches at %dx%d\n",
                     c->bn_recalibrate, plan->resolution, plan->resolution);
+    }
+    if (c->eval_at_switch && c->val && switched) {
+        cr_epoch_outcome val;
+        CR_TRY(validate(r, epoch, plan->resolution, plan->batch_size, &val));
+        r->switch_val_loss = val.summary.loss;
+        r->switch_val_acc = val.summary.top1;
+        if (c->console)
+            fprintf(c->console, "at the switch, before training at %dx%d: val %.3f / %.2f%%\n",
+                    plan->resolution, plan->resolution, r->switch_val_loss,
+                    100.0 * r->switch_val_acc);
     }
     return CR_STATUS_OK;
 }
@@ -302,8 +338,10 @@ static cr_status train_loop(run *r, cr_train_result *result) {
     double start = cr_now_seconds();
     for (int epoch = r->first_epoch; epoch < r->total_epochs; epoch++) {
         cr_stage_plan plan = cr_stage_machine_current(&r->stages);
+        r->switch_val_loss = r->switch_val_acc = NAN;
         if (epoch == r->first_epoch || plan.epoch_in_stage == 0)
             CR_TRY(begin_stage(r, &plan, epoch));
+        r->last_plan = plan;
         cr_epoch_pass pass = train_pass(r, &plan, epoch);
         cr_epoch_outcome train;
         double epoch_start = cr_now_seconds();
@@ -316,13 +354,12 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         rec.train_loss = train.summary.loss, rec.train_acc = train.summary.top1;
         rec.images_per_sec = train.seconds > 0 ? (double)train.images / train.seconds : 0;
         rec.data_wait_percent = train.seconds > 0 ? 100.0 * train.wait_seconds / train.seconds : 0;
+        rec.switch_val_loss = r->switch_val_loss, rec.switch_val_acc = r->switch_val_acc;
         bool improved = false;
         if (c->val) {
             int side = c->eval_resolution > 0 ? c->eval_resolution : plan.resolution;
-            cr_epoch_pass vp = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
-                                .batch_size = plan.batch_size};
             cr_epoch_outcome val;
-            CR_TRY(cr_epoch_run(&r->ctx, &vp, &val));
+            CR_TRY(validate(r, epoch, side, plan.batch_size, &val));
             rec.val_loss = val.summary.loss, rec.val_acc = val.summary.top1;
             rec.val_top5 = val.summary.topk, rec.val_f1 = val.summary.macro_f1;
             improved = isnan(r->best_acc) || val.summary.top1 > r->best_acc;
@@ -357,6 +394,57 @@ static cr_status train_loop(run *r, cr_train_result *result) {
     return CR_STATUS_OK;
 }
 
+/* The FixRes search's sizes and what validation gave at each. */
+typedef struct test_res_table {
+    int train_resolution, count, sizes[3];
+    double loss[3], acc[3];
+} test_res_table;
+
+static cr_status write_test_res(FILE *out, void *context) {
+    const test_res_table *t = context;
+    fprintf(out, "{\"train_resolution\":%d,\"results\":[", t->train_resolution);
+    for (int i = 0; i < t->count; i++)
+        fprintf(out, "%s{\"resolution\":%d,\"val_loss\":%.10g,\"val_acc\":%.10g}",
+                i ? "," : "", t->sizes[i], t->loss[i], t->acc[i]);
+    fprintf(out, "]}\n");
+    return CR_STATUS_OK;
+}
+
+/* FixRes: a model trained on random crops sees objects larger than a test image of the same
+ * size shows them, so it often scores best when tested somewhat larger. Validates at the last
+ * training size times 1, 1.15 and 1.3 (the larger ones rounded to multiples of 8), keeps the best
+ * in result and the table in test_res_search.json. */
+static cr_status search_test_resolution(run *r, cr_train_result *result) {
+    const cr_train_config *c = r->config;
+    const double factors[3] = {1.0, 1.15, 1.3};
+    test_res_table t = {.train_resolution = r->last_plan.resolution};
+    for (int i = 0; i < 3; i++) {
+        int side = t.train_resolution;
+        if (i > 0) side = (int)lround(side * factors[i] / 8.0) * 8;
+        if (t.count > 0 && side <= t.sizes[t.count - 1]) continue;
+        cr_epoch_outcome val;
+        CR_TRY(validate(r, r->first_epoch, side, r->last_plan.batch_size, &val));
+        t.sizes[t.count] = side;
+        t.loss[t.count] = val.summary.loss;
+        t.acc[t.count] = val.summary.top1;
+        if (result->test_resolution == 0 || val.summary.top1 > result->test_acc) {
+            result->test_resolution = side;
+            result->test_acc = val.summary.top1;
+        }
+        t.count++;
+    }
+    if (c->console) {
+        fprintf(c->console, "test resolution search (trained at %dpx):", t.train_resolution);
+        for (int i = 0; i < t.count; i++)
+            fprintf(c->console, "  %dpx %.2f%%", t.sizes[i], 100.0 * t.acc[i]);
+        fprintf(c->console, "  -> best %dpx\n", result->test_resolution);
+    }
+    if (!c->out_dir) return CR_STATUS_OK;
+    char path[4096];
+    CR_TRY(path_in(r, "test_res_search.json", path, sizeof path));
+    return cr_write_atomically(path, write_test_res, &t);
+}
+
 cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_result *result) {
     run r = {.config = config};
     *result = (cr_train_result){.val_acc = NAN, .val_loss = NAN, .best_val_acc = NAN};
@@ -369,6 +457,8 @@ cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_resul
     }
     if (config->val && r.val_loader && s == CR_STATUS_OK && config->console && r.metrics)
         cr_metrics_print(r.metrics, config->console);
+    if (config->val && config->test_res_search && s == CR_STATUS_OK && r.last_plan.resolution > 0)
+        s = search_test_resolution(&r, result);
     run_free(&r);
     return s;
 }

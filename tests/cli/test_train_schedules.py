@@ -7,11 +7,20 @@ Checked:
 - --bn-recalibrate changes the validation after a switch, and nothing before it;
 - an auto schedule switches stages (here at the latest after its share of --epochs), and a run
   killed after two epochs and resumed ends as the uninterrupted one, stage for stage;
+- --eval-at-switch validates right after each switch (after --bn-recalibrate, which changes it);
+- --progressive-reg grows dropout and crop strength with the stages;
+- --test-res-search validates at 1, 1.15 and 1.3 times the last size, the first equal to the last
+  epoch's validation;
+- with neither --schedule nor --resolution the schedule doubles from 64 to the images' size;
 - bad specs and an auto schedule without validation fail with a one-line reason.
 Exits non-zero on the first failed check."""
+import json
 import os
 import sys
 import tempfile
+
+import numpy as np
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_testing import check, finish, kill_after_epochs, metrics, run, without_timings  # noqa: E402
@@ -59,6 +68,71 @@ def test_bn_recalibrate(tmp, data):
     check("re-estimated on 2 batches at 24x24" in p.stdout, f"said so: {p.stdout[-1500:]}")
 
 
+def test_eval_at_switch(tmp, data):
+    plain, recal = os.path.join(tmp, "switch"), os.path.join(tmp, "switch_recal")
+    p = run(*args(data, plain, "--schedule", "16:2,24:1", "--eval-at-switch"))
+    q = run(*args(data, recal, "--schedule", "16:2,24:1", "--eval-at-switch",
+                  "--bn-recalibrate", "2"))
+    a, b = metrics(plain), metrics(recal)
+    check([r["switch_val_acc"] is None for r in a] == [True, True, False],
+          f"validated at the switch only: {[r['switch_val_acc'] for r in a]}")
+    check(a[2]["switch_val_loss"] != b[2]["switch_val_loss"],
+          "re-estimated statistics change the validation at the switch")
+    check("at the switch, before training at 24x24: val" in p.stdout and
+          "at the switch" in q.stdout, f"said so: {p.stdout[-1500:]}")
+    out = os.path.join(tmp, "no_switch")
+    run(*args(data, out, "--schedule", "16:2,24:1"))
+    check(without_timings(metrics(out)) == without_timings(
+        [{k: v for k, v in r.items() if not k.startswith("switch_")} | {
+            "switch_val_loss": None, "switch_val_acc": None} for r in a]),
+        "the validation at the switch changes no training")
+
+
+def test_progressive_reg(tmp, data):
+    out = os.path.join(tmp, "reg")
+    p = run(*args(data, out, "--schedule", "16:1,24:1", "--progressive-reg", "--dropout", "0.5",
+                  "--random-crop", "0.4"))
+    check("stage 1/2: 16x16, batch 8, lr" in p.stdout and "dropout 0.25, crop scale 0.7" in
+          p.stdout and "dropout 0.5, crop scale 0.4" in p.stdout,
+          f"regularization grows with the stages: {p.stdout[-1500:]}")
+    full = os.path.join(tmp, "reg_full")
+    run(*args(data, full, "--schedule", "16:1,24:1", "--dropout", "0.5", "--random-crop", "0.4"))
+    check(metrics(out)[0]["train_loss"] != metrics(full)[0]["train_loss"],
+          "the first stage trains with less regularization")
+
+
+def test_test_res_search(tmp, data):
+    out = os.path.join(tmp, "fixres")
+    p = run(*args(data, out, "--schedule", "16:1,24:1", "--test-res-search"))
+    with open(os.path.join(out, "test_res_search.json")) as f:
+        table = json.load(f)
+    sizes = [r["resolution"] for r in table["results"]]
+    # 24 x 1.15 = 27.6 rounds to 24 (left out), 24 x 1.3 = 31.2 to 32
+    check(table["train_resolution"] == 24 and sizes == [24, 32], f"sizes searched: {table}")
+    check(table["results"][0]["val_acc"] == metrics(out)[-1]["val_acc"],
+          "at the training size the search repeats the last validation")
+    best = max(table["results"], key=lambda r: r["val_acc"])["resolution"]
+    check(f"best test resolution {best} px" in p.stdout, f"the best is named: {p.stdout[-800:]}")
+
+
+def test_default_schedule(tmp):
+    data = os.path.join(tmp, "big")
+    os.makedirs(data)
+    rng = np.random.default_rng(1)
+    with open(os.path.join(data, "train.csv"), "w") as f:
+        f.write("class_name,image_path,target\n")
+        for i in range(8):
+            pixels = rng.integers(0, 255, size=(96, 112, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(os.path.join(data, f"{i}.png"))
+            f.write(f"c{i % 2},{i}.png,{i % 2}\n")
+    out = os.path.join(tmp, "default")
+    p = run("train", "--data", data, "--model", "simple_cnn", "--epochs", "3", "--batch-size",
+            "4", "--threads", "2", "--workers", "1", "--out", out)
+    check([r["resolution"] for r in metrics(out)] == [64, 96, 96],
+          f"doubling from 64 to the images' shorter side: {metrics(out)}")
+    check("schedule 64:1,96:2, from the images' 96 px" in p.stdout, f"said so: {p.stdout[:600]}")
+
+
 def test_auto_and_resume(tmp, data):
     spec = ["--schedule", "auto:16,20,24", "--epochs", "6", "--stage-patience", "1",
             "--stage-metric", "val_acc"]
@@ -104,6 +178,10 @@ def main():
         test_ramp(tmp, data)
         test_batch_pixels_and_lr_scaling(tmp, data)
         test_bn_recalibrate(tmp, data)
+        test_eval_at_switch(tmp, data)
+        test_progressive_reg(tmp, data)
+        test_test_res_search(tmp, data)
+        test_default_schedule(tmp)
         test_auto_and_resume(tmp, data)
         test_errors(tmp, data)
     finish()

@@ -1,8 +1,10 @@
 /* Unit tests of the dataset index: CSV columns and labels, the checks that name file:line,
- * skipping bad rows, ImageFolder order as torchvision lists it, subsets and the stratified split. */
+ * skipping bad rows, ImageFolder order as torchvision lists it, subsets, the stratified split and
+ * the images' typical size. */
 #include <string.h>
 
 #include "crescendo/dataset.h"
+#include "crescendo/image.h"
 #include "temp_tree.h"
 #include "testing.h"
 
@@ -288,6 +290,33 @@ static void test_split_is_stratified_and_seeded(void) {
     for (int i = 0; i < 8; i++) cr_dataset_destroy(all[i]);
 }
 
+/* Writes a gray PNG of width x height at rel. */
+static void write_png(const char *rel, int width, int height) {
+    static uint8_t pixels[64 * 64];
+    cr_image image = {.width = width, .height = height, .channels = 1, .pixels = pixels};
+    CHECK_OK(cr_image_write_png(at(rel), &image));
+}
+
+/* The median shorter side, unreadable files passed over, and a set with none readable. */
+static void test_typical_side(void) {
+    temp_tree_mkdirs(&tree, "sizes/");
+    write_png("sizes/a.png", 40, 30);
+    write_png("sizes/b.png", 50, 60);
+    write_png("sizes/c.png", 20, 20);
+    temp_tree_write_text(&tree, "sizes/d.png", "not a png");
+    cr_dataset *ds = from_csv("class_name,image_path,target\nx,sizes/a.png,0\nx,sizes/b.png,0\n"
+                              "x,sizes/c.png,0\nx,sizes/d.png,0\n", &(cr_dataset_options){0});
+    int side = 0;
+    CHECK_OK(cr_dataset_typical_side(ds, 0, &side));
+    CHECK(side == 30);
+    CHECK_OK(cr_dataset_typical_side(ds, 2, &side)); /* samples 0 and 2: sides 30 and 20 */
+    CHECK(side == 30);
+    cr_dataset_destroy(ds);
+    ds = from_csv("class_name,image_path,target\nx,sizes/d.png,0\n", &(cr_dataset_options){0});
+    CHECK_FAILS(cr_dataset_typical_side(ds, 0, &side), CR_STATUS_DATA, "d.png");
+    cr_dataset_destroy(ds);
+}
+
 int main(void) {
     temp_tree_make(&tree, "cr_dataset_");
     test_csv_with_names_and_targets();
@@ -298,6 +327,7 @@ int main(void) {
     test_folder_order_matches_torchvision();
     test_folder_problems();
     test_split_is_stratified_and_seeded();
+    test_typical_side();
     temp_tree_remove(&tree);
     return cr_test_summary("test_dataset");
 }

@@ -97,6 +97,7 @@ static void test_jsonl_round_trip(void) {
     for (int e = 1; e <= 3; e++) {
         cr_epoch_record r = example(e);
         if (e == 2) r.val_loss = r.val_acc = r.val_top5 = r.val_f1 = NAN; /* no validation */
+        if (e == 3) r.switch_val_acc = 0.5; /* validated at the switch */
         CHECK_OK(cr_metrics_log_write(log, &r));
     }
     /* each line is on disk before the write returns: read it while the log is open */
@@ -105,7 +106,7 @@ static void test_jsonl_round_trip(void) {
     static const char *keys[] = {"epoch", "stage", "resolution", "batch_size", "lr", "train_loss",
                                  "train_acc", "val_loss", "val_acc", "val_top5", "val_f1",
                                  "images_per_sec", "epoch_seconds", "elapsed_seconds",
-                                 "data_wait_percent"};
+                                 "data_wait_percent", "switch_val_loss", "switch_val_acc"};
     for (int i = 0; i < 3 && lines[i]; i++) {
         CHECK(json_object_size(lines[i]) == sizeof keys / sizeof keys[0]);
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
@@ -123,7 +124,9 @@ static void test_jsonl_round_trip(void) {
         CHECK(json_is_null(json_object_get(lines[1], "val_loss")));
         CHECK(json_is_null(json_object_get(lines[1], "val_top5")));
         CHECK_NEAR(real_of(lines[1], "elapsed_seconds"), 188.6, 1e-12);
+        CHECK(json_is_null(json_object_get(lines[0], "switch_val_acc")));
     }
+    if (lines[2]) CHECK(real_of(lines[2], "switch_val_acc") == 0.5);
     for (int i = 0; i < 3; i++) json_decref(lines[i]);
     cr_metrics_log_close(log);
 

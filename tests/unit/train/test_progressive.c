@@ -41,6 +41,22 @@ static void check_stages(const cr_schedule *s, const char *want) {
     CHECK(strcmp(text, want) == 0);
 }
 
+/* The default schedule: doubling from 64 to the images' size, the extra epochs at the end. */
+static void test_default_doubling(void) {
+    cr_schedule s = cr_schedule_doubling(64, 256, 10);
+    check_stages(&s, "64:3,128:3,256:4");
+    s = cr_schedule_doubling(64, 256, 11);
+    check_stages(&s, "64:3,128:4,256:4");
+    s = cr_schedule_doubling(64, 224, 9);
+    check_stages(&s, "64:3,128:3,224:3");
+    s = cr_schedule_doubling(64, 512, 2); /* fewer epochs than sizes: the largest ones */
+    check_stages(&s, "256:1,512:1");
+    s = cr_schedule_doubling(64, 28, 5); /* images smaller than the start: their own size */
+    check_stages(&s, "28:5");
+    s = cr_schedule_doubling(64, 64, 4);
+    check_stages(&s, "64:4");
+}
+
 static void test_ramp(void) {
     cr_schedule s;
     /* 160 + 32 (e - 10) / 15 reaches 176, the midpoint, at e = 17.5: 192 from epoch 18 on. */
@@ -99,6 +115,7 @@ int main(void) {
     test_explicit_stages();
     test_single_resolution_takes_default_epochs();
     test_doubling();
+    test_default_doubling();
     test_ramp();
     test_auto();
     test_errors_point_at_the_problem();
