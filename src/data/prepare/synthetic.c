@@ -31,9 +31,9 @@ static inline float sign4(int t) { return ((t + 1) & 2) ? -1.0f : 1.0f; }
 
 static float texture_at(int texture, int x, int y) {
     switch (texture) {
-    case 0: return sign4(y);
-    case 1: return sign4(x);
-    default: return sign4(x) * sign4(y);
+    case 0: return sign4(y);             /* horizontal stripes */
+    case 1: return sign4(x);             /* vertical stripes */
+    default: return sign4(x) * sign4(y); /* checker */
     }
 }
 
@@ -41,11 +41,11 @@ static float texture_at(int texture, int x, int y) {
 static bool inside(int shape, float dx, float dy, float r) {
     float ax = fabsf(dx), ay = fabsf(dy), d2 = dx * dx + dy * dy;
     switch (shape) {
-    case 0: return d2 <= r * r;
-    case 1: return ax <= r && ay <= r;
-    case 2: return ay <= r && ax <= 0.5f * (dy + r); /* apex up, base along the bottom side */
-    case 3: return (ax <= r / 3 && ay <= r) || (ay <= r / 3 && ax <= r);
-    default: return d2 <= r * r && d2 >= 0.3025f * r * r; /* inner radius 0.55 r */
+    case 0: return d2 <= r * r;          /* disc */
+    case 1: return ax <= r && ay <= r;   /* square */
+    case 2: return ay <= r && ax <= 0.5f * (dy + r); /* triangle, apex up */
+    case 3: return (ax <= r / 3 && ay <= r) || (ay <= r / 3 && ax <= r); /* cross */
+    default: return d2 <= r * r && d2 >= 0.3025f * r * r; /* ring, inner radius 0.55 r */
     }
 }
 
