@@ -1,10 +1,10 @@
 /* The dataset writers' shared plumbing: threads over ranges of images, and CSVs written to a
- * temporary name then renamed, so a half-written one is never read. */
-#include <errno.h>
+ * written atomically (cr_write_atomically), so a half-written one is never read. */
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "crescendo/files.h"
 #include "data/prepare/output.h"
 
 enum { MESSAGE_SIZE = 1024 };
@@ -64,23 +64,24 @@ cr_status cr_prepare_parallel(int total, int threads, cr_prepare_range range, vo
     return s;
 }
 
+/* The header and the rows, as cr_write_atomically's writer. */
+typedef struct csv_text {
+    int rows;
+    cr_prepare_row row;
+    void *context;
+} csv_text;
+
+static cr_status write_rows(FILE *out, void *context) {
+    const csv_text *t = context;
+    fputs("class_name,image_path,target\n", out);
+    for (int i = 0; i < t->rows; i++) t->row(t->context, i, out);
+    return CR_STATUS_OK;
+}
+
 cr_status cr_prepare_write_csv(const char *out, const char *name, int rows, cr_prepare_row row,
                                void *context) {
-    char path[CR_PREPARE_PATH_SIZE], temp[CR_PREPARE_PATH_SIZE + 8];
+    char path[CR_PREPARE_PATH_SIZE];
     CR_TRY(cr_prepare_join(path, out, name));
-    snprintf(temp, sizeof temp, "%s.tmp", path);
-    FILE *f = fopen(temp, "w");
-    if (!f) return cr_fail(CR_STATUS_IO, "%s: cannot create: %s", temp, strerror(errno));
-    fputs("class_name,image_path,target\n", f);
-    for (int i = 0; i < rows; i++) row(context, i, f);
-    int failed = ferror(f);
-    if (fclose(f) != 0 || failed) {
-        remove(temp);
-        return cr_fail(CR_STATUS_IO, "%s: write error (disk full?)", temp);
-    }
-    if (rename(temp, path) != 0) {
-        remove(temp);
-        return cr_fail(CR_STATUS_IO, "%s: cannot rename to %s: %s", temp, path, strerror(errno));
-    }
-    return CR_STATUS_OK;
+    return cr_write_atomically(path, write_rows,
+                               &(csv_text){.rows = rows, .row = row, .context = context});
 }

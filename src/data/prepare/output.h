@@ -25,7 +25,7 @@ cr_status cr_prepare_parallel(int total, int threads, cr_prepare_range range, vo
 typedef void (*cr_prepare_row)(void *context, int row, FILE *f);
 
 /* out/name with the header "class_name,image_path,target" and `rows` rows, written to
- * out/name.tmp and renamed, so a reader never sees half a file. */
+ * out/name.partial and renamed (cr_write_atomically), so a reader never sees half a file. */
 cr_status cr_prepare_write_csv(const char *out, const char *name, int rows, cr_prepare_row row,
                                void *context);
 
