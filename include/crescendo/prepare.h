@@ -39,7 +39,7 @@ typedef struct cr_prepare_result {
 cr_status cr_prepare_fashion_mnist(const cr_fashion_mnist_options *options,
                                    cr_prepare_result *result);
 
-/* The synthetic set: images where the class can only be told apart at full resolution.
+/* The synthetic set: images where the class can only be told apart at full (or half) resolution.
  *
  * Class k is shape k / 3 (disc, square, triangle, cross, ring) drawn over texture k % 3
  * (horizontal, vertical, checker), so there are at most 15 classes, named "disc-horizontal",
@@ -51,7 +51,12 @@ cr_status cr_prepare_fashion_mnist(const cr_fashion_mnist_options *options,
  * or (4,4) of each block, which libjpeg's reduced-size decoding (1/2, 1/4, 1/8) never reads, and
  * which averages to zero over every aligned pair of pixels. A loader that decodes these 256 px
  * JPEGs at 128 or 64 px therefore sees no texture at all: a model trained that small can tell
- * the shape only (about 1/3 accuracy), while full resolution shows everything. */
+ * the shape only (about 1/3 accuracy), while full resolution shows everything.
+ *
+ * With texture period 8 the signs repeat as + + - - - - + + every 8 pixels instead: the signs of
+ * the frequency-2 basis, whose coefficients (2 and 6) a 1/2 scale decode reads and a 1/4 or 1/8
+ * one does not. The texture then shows from half size up (128 px of 256), and 64 px still sees
+ * the shape only: a schedule 64 -> 128 -> 256 learns it at 128 and fine-tunes at 256. */
 
 enum { CR_SYNTHETIC_SHAPES = 5, CR_SYNTHETIC_TEXTURES = 3 };
 extern const char *const cr_synthetic_shapes[CR_SYNTHETIC_SHAPES];     /* "disc", ... "ring" */
@@ -71,12 +76,13 @@ typedef struct cr_synthetic_image {
     float center_x, center_y; /* the shape's centre, in pixels from the top-left corner */
     float radius;             /* half the side of the square the shape fills, in pixels */
     uint64_t noise_key;       /* the noise is a pure function of it: equal keys, equal noise */
+    int texture_period;       /* 4 or 8 pixels; 0: 4 */
 } cr_synthetic_image;
 
 /* Draws image into rgb, (size, size, 3) bytes: the background with its gradient, the shape,
  * then the texture and the noise (about Gaussian, the sum of four uniform bytes) added to every
  * pixel, rounded and clamped. Fails with CR_STATUS_INVALID when the shape or texture is out of
- * range or size is not a multiple of 8 that is at least 64. */
+ * range, the texture period is not 4 or 8, or size is not a multiple of 8 that is at least 64. */
 cr_status cr_synthetic_render(const cr_synthetic_image *image, int size, uint8_t *rgb);
 
 typedef struct cr_synthetic_options {
@@ -87,6 +93,7 @@ typedef struct cr_synthetic_options {
     int size;          /* the images' side in pixels: a multiple of 8, >= 64 */
     uint64_t seed;     /* with the split and the image's index, fixes every random choice */
     int quality;       /* JPEG quality, 1..100 */
+    int texture_period; /* 4: the texture shows at full size only; 8: from half size; 0: 4 */
     int threads;       /* JPEG-writing threads; 0: one per core */
 } cr_synthetic_options;
 

@@ -60,6 +60,9 @@ static int prepare_synthetic(int argc, char **argv) {
          .help = "fixes every random choice: the same seed writes the same files"},
         {"quality", 0, CR_OPTION_INT, &prepare.quality, "90", .min = 1, .max = 100,
          .help = "JPEG quality"},
+        {"texture-period", 0, CR_OPTION_INT, &prepare.texture_period, "4", .metavar = "4|8",
+         .min = 4, .max = 8, .help = "4: the texture shows at full size only; 8: from half size "
+                                     "up (64 px of 256 still sees only the shape)"},
         {"workers", 0, CR_OPTION_INT, &prepare.threads, "0", .min = 0, .max = 64,
          .help = "JPEG-writing threads; 0 means one per core"},
         {NULL},

@@ -1,4 +1,4 @@
-/* The synthetic set: shape-and-texture JPEGs whose texture only a full-size decode can see.
+/* The synthetic set: shape-and-texture JPEGs whose texture small decodes cannot see.
  * Every image is drawn from its own random stream (seed, split, index), so the bytes written do
  * not depend on the thread that writes them. The why of the texture is in crescendo/prepare.h. */
 #include <errno.h>
@@ -26,14 +26,17 @@ const char *const cr_synthetic_shapes[CR_SYNTHETIC_SHAPES] = {"disc", "square", 
 const char *const cr_synthetic_textures[CR_SYNTHETIC_TEXTURES] = {"horizontal", "vertical",
                                                                   "checker"};
 
-/* + - - + over t mod 4 = 0, 1, 2, 3: the frequency-4 DCT basis on an 8-pixel block. */
-static inline float sign4(int t) { return ((t + 1) & 2) ? -1.0f : 1.0f; }
+/* Period 4: + - - + over t mod 4, the frequency-4 DCT basis on an 8-pixel block. Period 8:
+ * + + - - - - + + over t mod 8, the signs of the frequency-2 basis. */
+static inline float sign_at(int period, int t) {
+    return ((t + period / 4) & (period / 2)) ? -1.0f : 1.0f;
+}
 
-static float texture_at(int texture, int x, int y) {
+static float texture_at(int texture, int period, int x, int y) {
     switch (texture) {
-    case 0: return sign4(y);             /* horizontal stripes */
-    case 1: return sign4(x);             /* vertical stripes */
-    default: return sign4(x) * sign4(y); /* checker */
+    case 0: return sign_at(period, y);                       /* horizontal stripes */
+    case 1: return sign_at(period, x);                       /* vertical stripes */
+    default: return sign_at(period, x) * sign_at(period, y); /* checker */
     }
 }
 
@@ -71,6 +74,9 @@ cr_status cr_synthetic_render(const cr_synthetic_image *image, int size, uint8_t
     if (image->texture < 0 || image->texture >= CR_SYNTHETIC_TEXTURES)
         return cr_fail(CR_STATUS_INVALID, "texture %d is not in [0, %d)", image->texture,
                        CR_SYNTHETIC_TEXTURES);
+    int period = image->texture_period ? image->texture_period : 4;
+    if (period != 4 && period != 8)
+        return cr_fail(CR_STATUS_INVALID, "texture period %d is not 4 or 8", period);
     cr_rng rng = cr_rng_stream(image->noise_key, 0, 0);
     for (int y = 0; y < size; y++) {
         float fy = (y + 0.5f) / size - 0.5f;
@@ -79,7 +85,7 @@ cr_status cr_synthetic_render(const cr_synthetic_image *image, int size, uint8_t
             bool in = inside(image->shape, x + 0.5f - image->center_x,
                              y + 0.5f - image->center_y, image->radius);
             float shift = image->gradient[0] * fx + image->gradient[1] * fy;
-            float added = CR_SYNTHETIC_TEXTURE_LEVELS * texture_at(image->texture, x, y) +
+            float added = CR_SYNTHETIC_TEXTURE_LEVELS * texture_at(image->texture, period, x, y) +
                           CR_SYNTHETIC_NOISE_LEVELS * noise(&rng);
             uint8_t *p = rgb + 3 * ((size_t)y * size + x);
             for (int c = 0; c < 3; c++) {
@@ -98,10 +104,11 @@ static void draw_colour(cr_rng *rng, uint8_t c[3]) {
 }
 
 /* The random choices of image `index` of split `split` (0 train, 1 val) of class k. */
-static cr_synthetic_image draw_image(uint64_t seed, int split, int index, int k, int size) {
+static cr_synthetic_image draw_image(uint64_t seed, int split, int index, int k, int size,
+                                     int period) {
     cr_rng rng = cr_rng_stream(seed, (uint64_t)split, (uint64_t)index);
     cr_synthetic_image im = {.shape = k / CR_SYNTHETIC_TEXTURES,
-                             .texture = k % CR_SYNTHETIC_TEXTURES};
+                             .texture = k % CR_SYNTHETIC_TEXTURES, .texture_period = period};
     draw_colour(&rng, im.background);
     for (int i = 0; i < 2; i++) im.gradient[i] = (2 * cr_rng_uniform(&rng) - 1) * GRADIENT_LEVELS;
     do draw_colour(&rng, im.foreground);
@@ -135,7 +142,7 @@ typedef struct writer {
 static cr_status write_image(const plan *p, writer *w, int split, int index) {
     const cr_synthetic_options *o = p->o;
     int k = index / p->per_class[split];
-    cr_synthetic_image im = draw_image(o->seed, split, index, k, o->size);
+    cr_synthetic_image im = draw_image(o->seed, split, index, k, o->size, o->texture_period);
     CR_TRY(cr_synthetic_render(&im, o->size, w->rgb));
     char rel[64], path[CR_PREPARE_PATH_SIZE];
     snprintf(rel, sizeof rel, "%s/%05d.jpg", split_names[split], index);
@@ -197,6 +204,8 @@ static cr_status check_options(const cr_synthetic_options *o) {
         return cr_fail(CR_STATUS_INVALID, "val-per-class %d is not in [0, %d]",
                        o->val_per_class, MAX_PER_CLASS);
     CR_TRY(check_size(o->size));
+    if (o->texture_period != 0 && o->texture_period != 4 && o->texture_period != 8)
+        return cr_fail(CR_STATUS_INVALID, "texture period %d is not 4 or 8", o->texture_period);
     if (o->quality < 1 || o->quality > 100)
         return cr_fail(CR_STATUS_INVALID, "JPEG quality %d is not in [1, 100]", o->quality);
     if (o->threads < 0 || o->threads > CR_PREPARE_MAX_THREADS)
