@@ -100,7 +100,8 @@ typedef struct cr_synthetic_options {
 /* Writes out/train/NNNNN.jpg (classes x per_class images, class by class), out/val/NNNNN.jpg
  * (classes x val_per_class) and out/train.csv, out/val.csv, with rows such as
  * "square-vertical,train/00812.jpg,4". Each image has a random background colour and gradient,
- * a shape of random colour (at least 40 levels of luminance away from the background), centre
+ * a shape of random colour (lighter than the background by at least 40 levels of luminance:
+ * one polarity, so that telling shapes apart needs no invariance to it), centre
  * and size (40% to 70% of the side, wholly inside), and is encoded as a 4:2:0 JPEG. The files
  * depend on the options only, not on the thread count: the same seed writes the same bytes.
  * Fails with CR_STATUS_INVALID on options out of range; result may be NULL. */

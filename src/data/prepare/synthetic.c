@@ -17,7 +17,7 @@
  * less than LOW, so rounding never needs to clamp and the texture stays exactly additive. */
 enum { LOW = 50, HIGH = 205, MIN_SIZE = 64, MAX_SIZE = 8192, MAX_PER_CLASS = 1000000 };
 #define GRADIENT_LEVELS 12.0f  /* the most the background changes across the image, per axis */
-#define MIN_CONTRAST 40.0f     /* levels of luminance between the shape and the background */
+#define MIN_CONTRAST 40.0f     /* levels of luminance the shape is above the background */
 #define MIN_EXTENT 0.4f        /* the shape's side as a fraction of the image's */
 #define MAX_EXTENT 0.7f
 
@@ -113,6 +113,12 @@ static cr_synthetic_image draw_image(uint64_t seed, int split, int index, int k,
     for (int i = 0; i < 2; i++) im.gradient[i] = (2 * cr_rng_uniform(&rng) - 1) * GRADIENT_LEVELS;
     do draw_colour(&rng, im.foreground);
     while (fabsf(luminance(im.foreground) - luminance(im.background)) < MIN_CONTRAST);
+    if (luminance(im.foreground) < luminance(im.background)) { /* the shape is the lighter */
+        uint8_t c[3];
+        memcpy(c, im.foreground, 3);
+        memcpy(im.foreground, im.background, 3);
+        memcpy(im.background, c, 3);
+    }
     float extent = MIN_EXTENT + (MAX_EXTENT - MIN_EXTENT) * cr_rng_uniform(&rng);
     im.radius = 0.5f * extent * size;
     im.center_x = im.radius + cr_rng_uniform(&rng) * (size - 2 * im.radius);
