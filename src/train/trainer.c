@@ -330,6 +330,7 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
                     plan->resolution, plan->resolution, r->switch_val_loss,
                     100.0 * r->switch_val_acc);
     }
+    if (c->console) fflush(c->console); /* a log file shows the switch before the epoch ends */
     return CR_STATUS_OK;
 }
 
