@@ -63,7 +63,8 @@ typedef struct run {
     double best_acc, elapsed_before;
     int best_epoch, epochs_since_best;
     int bad_reported; /* bad samples of the training loader already listed on the console */
-    float crop_scale_min; /* of the current stage (progressive regularization moves it) */
+    float dropout, crop_scale_min; /* of the current stage (progressive regularization moves
+                                    * them) */
     double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
     cr_stage_plan last_plan; /* of the last epoch trained */
     const char **class_names;
@@ -280,7 +281,8 @@ static cr_status validate(run *r, int epoch, int side, int batch_size, cr_epoch_
 static void set_regularization(run *r, const cr_stage_plan *plan) {
     const cr_train_config *c = r->config;
     double share = c->progressive_reg ? (double)(plan->stage + 1) / plan->stages : 1.0;
-    cr_graph_set_dropout(r->graph, (float)(c->dropout * share));
+    r->dropout = (float)(c->dropout * share);
+    cr_graph_set_dropout(r->graph, r->dropout);
     r->crop_scale_min = c->crop_scale_min > 0
                             ? (float)(1.0 - (1.0 - c->crop_scale_min) * share)
                             : 0.0f;
@@ -301,8 +303,8 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
                 plan->stages, plan->resolution, plan->resolution, plan->batch_size,
                 cr_lr_schedule_at(&r->lr_schedule, r->ctx.step));
         if (c->progressive_reg)
-            fprintf(c->console, "dropout %.3g, crop scale %.3g, ", (double)c->dropout *
-                    (plan->stage + 1) / plan->stages, (double)r->crop_scale_min);
+            fprintf(c->console, "dropout %.3g, crop scale %.3g, ", (double)r->dropout,
+                    (double)r->crop_scale_min);
         if (!c->schedule.automatic)
             fprintf(c->console, "%d epochs\n", plan->epochs);
         else if (plan->stage + 1 < plan->stages)
@@ -401,12 +403,21 @@ typedef struct test_res_table {
     double loss[3], acc[3];
 } test_res_table;
 
+/* A real as JSON: null for a NaN or infinity (a diverged loss), which JSON cannot hold. */
+static void put_real(FILE *out, const char *key, double x) {
+    if (isfinite(x)) fprintf(out, ",\"%s\":%.10g", key, x);
+    else fprintf(out, ",\"%s\":null", key);
+}
+
 static cr_status write_test_res(FILE *out, void *context) {
     const test_res_table *t = context;
     fprintf(out, "{\"train_resolution\":%d,\"results\":[", t->train_resolution);
-    for (int i = 0; i < t->count; i++)
-        fprintf(out, "%s{\"resolution\":%d,\"val_loss\":%.10g,\"val_acc\":%.10g}",
-                i ? "," : "", t->sizes[i], t->loss[i], t->acc[i]);
+    for (int i = 0; i < t->count; i++) {
+        fprintf(out, "%s{\"resolution\":%d", i ? "," : "", t->sizes[i]);
+        put_real(out, "val_loss", t->loss[i]);
+        put_real(out, "val_acc", t->acc[i]);
+        fputc('}', out);
+    }
     fprintf(out, "]}\n");
     return CR_STATUS_OK;
 }
