@@ -6,6 +6,11 @@
  * at every elementwise op. Parameters are stored in PyTorch's order (conv OIHW, linear [out, in]);
  * a backend reorders weights internally where its kernels want another.
  *
+ * Element types. Activations and their gradients are stored as F32 or BF16, as the dtype fields of
+ * each op's arguments say (a field left out is 0, F32), and their pointers are untyped for that
+ * reason. Parameters, their gradients, BatchNorm statistics, the loss and optimizer state are
+ * always F32: mixed precision keeps its master copy and every reduction in fp32.
+ *
  * Gradient rule. Parameter gradients are accumulated (+=), so that gradient accumulation and shared
  * weights need no special case; activation gradients are written (=), and where two paths meet the
  * graph adds them with `accumulate`.
@@ -31,29 +36,37 @@ typedef struct cr_conv2d_args {
     int n, c_in, h_in, w_in;
     int c_out, h_out, w_out; /* from cr_conv2d_output_size */
     int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
-    cr_dtype compute;        /* F32; BF16 runs the arithmetic in bf16 with fp32 in and out */
-    const float *x;          /* (N, H_in, W_in, C_in) */
+    cr_dtype compute;        /* F32, or BF16: bf16 products summed in fp32, whatever x and y hold */
+    cr_dtype x_dtype;        /* of x and dx */
+    cr_dtype y_dtype;        /* of y and dy */
+    const void *x;           /* (N, H_in, W_in, C_in) */
     const float *w;          /* (C_out, C_in / groups, KH, KW) */
     const float *bias;       /* (C_out) or NULL */
-    float *y;                /* (N, H_out, W_out, C_out) */
-    const float *dy;         /* (N, H_out, W_out, C_out) */
-    float *dx;               /* (N, H_in, W_in, C_in), written */
+    void *y;                 /* (N, H_out, W_out, C_out) */
+    const void *dy;          /* (N, H_out, W_out, C_out) */
+    void *dx;                /* (N, H_in, W_in, C_in), written */
     float *dw;               /* like w, accumulated */
     float *dbias;            /* (C_out) or NULL, accumulated */
 } cr_conv2d_args;
 
 /* Batch normalization over N, H, W for each channel, PyTorch's semantics: training normalizes with
- * the biased batch variance and updates running_var with the unbiased one. */
+ * the biased batch variance and updates running_var with the unbiased one. Statistics are summed
+ * in double whatever the activations' dtype.
+ *
+ * With `relu`, a ReLU follows in the same pass: forward writes max(y, 0), and backward takes dy as
+ * the gradient of that ReLU's output, passing it where y (the fused output) is positive. */
 typedef struct cr_batchnorm_args {
     int n, c, h, w;
     float eps, momentum;     /* running = (1 - momentum) * running + momentum * batch */
-    const float *x;          /* (N, H, W, C) */
-    float *y;                /* (N, H, W, C) */
+    cr_dtype dtype;          /* of x, y, dy and dx */
+    bool relu;
+    const void *x;           /* (N, H, W, C) */
+    void *y;                 /* (N, H, W, C); backward reads it when relu is set */
     const float *gamma, *beta;             /* (C) */
     float *running_mean, *running_var;     /* (C), updated by the training forward */
     float *saved_mean, *saved_invstd;      /* (C), written by the training forward for backward */
-    const float *dy;         /* (N, H, W, C) */
-    float *dx;               /* (N, H, W, C), written */
+    const void *dy;          /* (N, H, W, C) */
+    void *dx;                /* (N, H, W, C), written */
     float *dgamma, *dbeta;   /* (C), accumulated */
 } cr_batchnorm_args;
 
@@ -66,10 +79,11 @@ typedef struct cr_pool2d_args {
     int n, c, h_in, w_in, h_out, w_out;
     int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
     bool exclude_pad;
-    const float *x;  /* (N, H_in, W_in, C) */
-    float *y;        /* (N, H_out, W_out, C) */
-    const float *dy; /* (N, H_out, W_out, C) */
-    float *dx;       /* (N, H_in, W_in, C), written */
+    const void *x;   /* (N, H_in, W_in, C) */
+    void *y;         /* (N, H_out, W_out, C) */
+    const void *dy;  /* (N, H_out, W_out, C) */
+    void *dx;        /* (N, H_in, W_in, C), written */
+    cr_dtype dtype;  /* of all four */
 } cr_pool2d_args;
 
 /* Mean over H and W: (N, H, W, C) -> (N, C). */
@@ -82,13 +96,15 @@ typedef struct cr_global_avgpool_args {
 } cr_global_avgpool_args;
 
 /* Adaptive average pooling to (H_out, W_out), torch.nn.AdaptiveAvgPool2d's windows: output cell i
- * averages input rows floor(i * H_in / H_out) .. ceil((i + 1) * H_in / H_out) - 1. */
+ * averages input rows floor(i * H_in / H_out) .. ceil((i + 1) * H_in / H_out) - 1. It leads into
+ * the classifier, so its output is F32 whatever its input holds. */
 typedef struct cr_adaptive_avgpool_args {
     int n, c, h_in, w_in, h_out, w_out;
-    const float *x;  /* (N, H_in, W_in, C) */
+    const void *x;   /* (N, H_in, W_in, C) */
     float *y;        /* (N, H_out, W_out, C) */
     const float *dy; /* (N, H_out, W_out, C) */
-    float *dx;       /* (N, H_in, W_in, C), written */
+    void *dx;        /* (N, H_in, W_in, C), written */
+    cr_dtype x_dtype; /* of x and dx */
 } cr_adaptive_avgpool_args;
 
 /* y = x w^T + b. */
@@ -111,10 +127,11 @@ typedef struct cr_dropout_args {
     size_t count;
     float p;
     uint64_t seed, stream; /* stream: e.g. the step number times the node count plus the node */
-    const float *x;
-    float *y;
-    const float *dy;
-    float *dx; /* written */
+    cr_dtype dtype;        /* of all four */
+    const void *x;
+    void *y;
+    const void *dy;
+    void *dx; /* written */
 } cr_dropout_args;
 
 /* Softmax cross-entropy with label smoothing, averaged over the batch:
@@ -182,16 +199,21 @@ typedef struct cr_backend_ops {
     cr_status (*linear_backward_weights)(cr_backend *be, cr_op_cache **cache,
                                          const cr_linear_args *a);
 
-    /* elementwise over `count` floats; x and y may alias in relu_forward and add */
-    cr_status (*relu_forward)(cr_backend *be, size_t count, const float *x, float *y);
+    /* elementwise over `count` elements of `dtype`; x and y may alias in relu_forward and add */
+    cr_status (*relu_forward)(cr_backend *be, cr_dtype dtype, size_t count, const void *x,
+                              void *y);
     /* dx = dy where y > 0, else 0 (y is the forward output) */
-    cr_status (*relu_backward)(cr_backend *be, size_t count, const float *y, const float *dy,
-                               float *dx);
-    cr_status (*add)(cr_backend *be, size_t count, const float *a, const float *b, float *y);
-    cr_status (*accumulate)(cr_backend *be, size_t count, const float *src, float *dst); /* += */
-    /* dst (N, cols, rows) = src (N, rows, cols) transposed per sample: channels-last to PyTorch's
-     * (C, H, W) order for flatten, and back for its gradient */
-    cr_status (*transpose)(cr_backend *be, int n, int rows, int cols, const float *src, float *dst);
+    cr_status (*relu_backward)(cr_backend *be, cr_dtype dtype, size_t count, const void *y,
+                               const void *dy, void *dx);
+    cr_status (*add)(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
+                     void *y);
+    cr_status (*accumulate)(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
+                            void *dst); /* += */
+    /* dst (N, cols, rows) = src (N, rows, cols) transposed per sample, converted from src_dtype to
+     * dst_dtype: channels-last to PyTorch's (C, H, W) order for flatten, and back for its
+     * gradient; with rows or cols 1 it is a cast */
+    cr_status (*transpose)(cr_backend *be, int n, int rows, int cols, cr_dtype src_dtype,
+                           const void *src, cr_dtype dst_dtype, void *dst);
     cr_status (*dropout_forward)(cr_backend *be, const cr_dropout_args *a);
     cr_status (*dropout_backward)(cr_backend *be, const cr_dropout_args *a);
 

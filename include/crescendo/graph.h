@@ -6,7 +6,10 @@
  * for a batch size and input size. Planning again for another size (progressive resizing) rebuilds
  * only the activation memory and the backend's cached primitives; parameters are untouched.
  *
- * Activations are channels-last (N, H, W, C) as backend.h fixes; the output is (N, K) logits. */
+ * Activations are channels-last (N, H, W, C) as backend.h fixes; the output is (N, K) logits.
+ * Everything the graph holds lives in the backend's memory: a batch comes in through
+ * cr_graph_upload, and only the loss, logits and exported state come back to the host. Above the
+ * graph, train/step.h strings these calls into one training or evaluation step. */
 #ifndef CRESCENDO_GRAPH_H
 #define CRESCENDO_GRAPH_H
 
@@ -70,22 +73,40 @@ float *cr_graph_param_grads(cr_graph *g, size_t *count);
 int cr_graph_num_classes(const cr_graph *g);
 cr_backend *cr_graph_backend(cr_graph *g);
 
+/* The element type of convolutions and of the activations between them: F32 (the default), or
+ * BF16, mixed precision as torch.autocast does it (bf16 products summed in fp32; BatchNorm
+ * statistics, the classifier, the loss and all parameters stay fp32). Takes effect at the next
+ * plan, which it requires. */
+cr_status cr_graph_set_precision(cr_graph *g, cr_dtype precision);
+cr_dtype cr_graph_precision(const cr_graph *g);
+
 /* Sizes every activation for (batch, in_h, in_w) and (re)allocates activation memory when it
  * grows. Fails if the input is too small for the model (a window larger than its input). */
 cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w);
+/* The plan's batch (0 before any plan) and input size. */
+int cr_graph_planned_batch(const cr_graph *g);
+int cr_graph_planned_side(const cr_graph *g); /* the input's height; the trainer's are square */
+/* Multiply-adds of convolutions and linear layers in one sample's forward at the planned size,
+ * counted as 2 FLOP each: the arithmetic the benchmarks divide by time. */
+double cr_graph_forward_flops(const cr_graph *g);
 /* Bytes of activation memory the current plan holds, for logs and the memory test. */
 size_t cr_graph_activation_bytes(const cr_graph *g);
 
-/* Runs the graph on `input` (N, H, W, C_in) with N, H, W as planned (N may be smaller than the
- * planned batch: a short last batch). training: BatchNorm uses batch statistics and updates the
- * running ones; dropout is active. Returns the logits (N, K), valid until the next forward. */
-cr_status cr_graph_forward(cr_graph *g, const float *input, int n, bool training,
-                           const float **logits);
+/* Copies a batch from host memory into the plan's buffers: images (N, H, W, C_in) fp32 of the
+ * planned size, with N at most the planned batch (a short last batch), and labels (N), each in
+ * [0, K), or NULL for a forward alone. */
+cr_status cr_graph_upload(cr_graph *g, const float *images, const int32_t *labels, int n);
 
-/* Mean softmax cross-entropy of the last forward's logits against labels (N); also writes
- * d loss / d logits for cr_graph_backward. probs (N, K) stay available for metrics. */
-cr_status cr_graph_loss(cr_graph *g, const int32_t *labels, float smoothing, float *loss,
-                        const float **probs);
+/* Runs the graph on the uploaded batch. training: BatchNorm uses batch statistics and updates the
+ * running ones; dropout is active. */
+cr_status cr_graph_forward(cr_graph *g, bool training);
+
+/* Mean softmax cross-entropy of the last forward's logits against the uploaded labels, written to
+ * host memory; also writes d loss / d logits for cr_graph_backward. */
+cr_status cr_graph_loss(cr_graph *g, float smoothing, float *loss);
+
+/* The last forward's logits (N, K), copied to host memory. */
+cr_status cr_graph_download_logits(cr_graph *g, float *logits);
 
 /* Backpropagates the loss's gradient; parameter gradients are accumulated (+=). */
 cr_status cr_graph_backward(cr_graph *g);
@@ -99,6 +120,8 @@ typedef struct cr_graph_state {
     void *host; /* the copied values */
 } cr_graph_state;
 cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out);
+/* The same for the gradients of the trainable parameters, under their parameters' names. */
+cr_status cr_graph_gradients_export(cr_graph *g, cr_graph_state *out);
 void cr_graph_state_free(cr_graph_state *state);
 
 /* Loads every parameter and buffer from `file` by name, checking dtype and shape. A missing tensor

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum cr_dtype {
     CR_DTYPE_F32,
@@ -38,8 +39,21 @@ size_t cr_tensor_bytes(const cr_tensor *t);
 /* A CPU tensor of the given shape over data; ndim <= CR_MAX_DIMS. */
 cr_tensor cr_tensor_make(cr_dtype dtype, int ndim, const int64_t *shape, void *data);
 
-/* bf16 <-> fp32 with round-to-nearest-even, the rounding oneDNN and PyTorch use. */
-uint16_t cr_f32_to_bf16(float x);
-float cr_bf16_to_f32(uint16_t x);
+/* bf16 <-> fp32 with round-to-nearest-even, the rounding oneDNN and PyTorch use. Inline and free of
+ * branches, so that kernels looping over bf16 activations vectorize them. */
+static inline uint16_t cr_f32_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t quiet_nan = (u >> 16) | 0x40u; /* rounding could carry a NaN into infinity */
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
+
+static inline float cr_bf16_to_f32(uint16_t x) {
+    uint32_t u = (uint32_t)x << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 #endif

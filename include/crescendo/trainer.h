@@ -26,6 +26,7 @@ typedef struct cr_train_config {
     const char *model;  /* "simple_cnn", "resnet18", ... */
     int channels;       /* 1 (gray) or 3 */
     float dropout;
+    cr_dtype precision; /* F32, or BF16 mixed precision (cr_graph_set_precision) */
 
     /* data */
     const cr_dataset *train;

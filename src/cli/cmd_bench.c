@@ -1,33 +1,50 @@
 /* `crescendo bench` and its `train` benchmark: training-step throughput on a fixed random batch,
  * measured the way bench/pytorch_train_step.py measures PyTorch (zero_grad, forward, loss,
  * backward, SGD step; median of the timed steps after warm-up), so the two print comparable
- * images/s. `bench data` lives in cmd_bench_data.c. */
+ * images/s, with the step's time split and its arithmetic rate. `bench data` lives in
+ * cmd_bench_data.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/precision.h"
 #include "crescendo/graph.h"
 #include "crescendo/log.h"
 #include "crescendo/model.h"
 #include "crescendo/optim.h"
 #include "crescendo/rng.h"
+#include "crescendo/step.h"
 #include "crescendo/version.h"
 
 typedef struct bench_args {
     const char *model;
     cr_int_list resolutions;
-    int batch_size, classes, channels, warmup, steps, threads;
+    int batch_size, classes, channels, warmup, steps, threads, precision;
     bool json, profile;
 } bench_args;
 
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+/* What one resolution measured: step times, sorted, and the phases of the median step. */
+typedef struct bench_result {
+    double *times;       /* (steps) seconds */
+    cr_step_times *phases; /* (steps), in the order of times */
+    double step_flop;    /* arithmetic of one training step: 3x the forward's */
+} bench_result;
+
+/* Sorts the step times and their phases together. */
+static void sort_steps(bench_result *r, int steps) {
+    for (int i = 1; i < steps; i++)
+        for (int j = i; j > 0 && r->times[j] < r->times[j - 1]; j--) {
+            double t = r->times[j];
+            cr_step_times p = r->phases[j];
+            r->times[j] = r->times[j - 1], r->phases[j] = r->phases[j - 1];
+            r->times[j - 1] = t, r->phases[j - 1] = p;
+        }
 }
 
 /* Times `steps` training steps at one resolution after `warmup` untimed ones. */
-static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side, double *times) {
+static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
+                                  bench_result *out) {
     cr_model_config mc = {.num_classes = a->classes, .in_channels = a->channels};
     cr_graph *g;
     CR_TRY(cr_model_create(be, a->model, &mc, 0, &g));
@@ -35,31 +52,36 @@ static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
     oc.momentum = 0.9;
     oc.weight_decay = 5e-4;
     cr_optimizer *opt = NULL;
+    cr_step *step = NULL;
     size_t count = (size_t)a->batch_size * side * side * a->channels;
     float *images = malloc(count * sizeof *images);
     int32_t *labels = malloc(sizeof *labels * (size_t)a->batch_size);
-    cr_status s = images && labels ? cr_graph_plan(g, a->batch_size, side, side)
+    cr_dtype precision = CR_DTYPE_F32;
+    cr_status s = images && labels ? cr_cli_precision(a->precision, be, &precision)
                                    : cr_fail(CR_STATUS_NOMEM, "out of memory");
+    if (s == CR_STATUS_OK) s = cr_graph_set_precision(g, precision);
     if (s == CR_STATUS_OK)
         s = cr_optimizer_create(be, &oc, cr_graph_params(g), cr_graph_param_count(g), &opt);
+    if (s == CR_STATUS_OK)
+        s = cr_step_create(g, opt, &(cr_step_config){.time_phases = true}, &step);
+    if (s == CR_STATUS_OK) s = cr_step_prepare(step, a->batch_size, side);
+    if (s == CR_STATUS_OK) out->step_flop = 3.0 * cr_graph_forward_flops(g) * a->batch_size;
     cr_rng rng = cr_rng_stream(1, (uint64_t)side, 0);
     for (size_t i = 0; images && i < count; i++) images[i] = cr_rng_normal(&rng);
     for (int i = 0; labels && i < a->batch_size; i++)
         labels[i] = (int32_t)cr_rng_below(&rng, (uint32_t)a->classes);
-    for (int step = 0; s == CR_STATUS_OK && step < a->warmup + a->steps; step++) {
+    for (int i = 0; s == CR_STATUS_OK && i < a->warmup + a->steps; i++) {
         double start = cr_now_seconds();
-        const float *logits;
-        float loss;
-        s = cr_graph_zero_grad(g);
-        if (s == CR_STATUS_OK) s = cr_graph_forward(g, images, a->batch_size, true, &logits);
-        if (s == CR_STATUS_OK) s = cr_graph_loss(g, labels, 0.0f, &loss, NULL);
-        if (s == CR_STATUS_OK) s = cr_graph_backward(g);
-        if (s == CR_STATUS_OK) s = cr_optimizer_step(opt, 0.01);
-        if (s == CR_STATUS_OK) s = be->ops->synchronize(be);
-        if (step >= a->warmup) times[step - a->warmup] = cr_now_seconds() - start;
-        if (a->profile && step + 1 == a->warmup) cr_graph_set_profiling(g, true);
+        cr_step_result r;
+        s = cr_step_train(step, images, labels, a->batch_size, 0.01, i, &r);
+        if (i >= a->warmup) {
+            out->times[i - a->warmup] = cr_now_seconds() - start;
+            out->phases[i - a->warmup] = cr_step_last_times(step);
+        }
+        if (a->profile && i + 1 == a->warmup) cr_graph_set_profiling(g, true);
     }
     if (s == CR_STATUS_OK && a->profile) cr_graph_print_profile(g, stdout);
+    cr_step_destroy(step);
     cr_optimizer_destroy(opt);
     cr_graph_destroy(g);
     free(images);
@@ -86,6 +108,7 @@ static int bench_train(int argc, char **argv) {
          .help = "timed steps; the median is reported"},
         {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
          .help = "compute threads; 0: one per core"},
+        CR_CLI_PRECISION_OPTION(a.precision),
         {"json", 0, CR_OPTION_FLAG, &a.json, .help = "one JSON object per configuration"},
         {"profile", 0, CR_OPTION_FLAG, &a.profile,
          .help = "also time every layer over the timed steps and print where a step goes"},
@@ -104,28 +127,37 @@ static int bench_train(int argc, char **argv) {
     cr_backend *be;
     cr_status s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
-    double *times = malloc(sizeof *times * (size_t)a.steps);
+    bench_result r = {.times = malloc(sizeof *r.times * (size_t)a.steps),
+                      .phases = malloc(sizeof *r.phases * (size_t)a.steps)};
+    const char *mode = cr_cli_precisions[a.precision];
     for (int i = 0; s == CR_STATUS_OK && i < a.resolutions.count; i++) {
         int side = a.resolutions.values[i];
-        s = times ? bench_resolution(be, &a, side, times) : cr_fail(CR_STATUS_NOMEM, "no memory");
+        s = r.times && r.phases ? bench_resolution(be, &a, side, &r)
+                                : cr_fail(CR_STATUS_NOMEM, "no memory");
         if (s != CR_STATUS_OK) break;
-        qsort(times, (size_t)a.steps, sizeof *times, compare_doubles);
-        double median = a.steps % 2 ? times[a.steps / 2]
-                                    : 0.5 * (times[a.steps / 2 - 1] + times[a.steps / 2]);
-        double ips = a.batch_size / median;
+        sort_steps(&r, a.steps);
+        int mid = a.steps / 2; /* the median step (the upper one of an even count) */
+        double median = a.steps % 2 ? r.times[mid] : 0.5 * (r.times[mid - 1] + r.times[mid]);
+        double ips = a.batch_size / median, gflops = r.step_flop / median * 1e-9;
+        cr_step_times p = r.phases[mid];
         if (a.json)
             printf("{\"framework\": \"crescendo\", \"version\": \"%s\", \"model\": \"%s\", "
-                   "\"mode\": \"fp32\", \"resolution\": %d, \"batch_size\": %d, \"threads\": %d, "
+                   "\"mode\": \"%s\", \"resolution\": %d, \"batch_size\": %d, \"threads\": %d, "
                    "\"steps\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
-                   "\"images_per_sec\": %.2f}\n",
-                   cr_version(), a.model, side, a.batch_size, be->threads, a.steps,
-                   1e3 * median, 1e3 * times[0], ips);
+                   "\"images_per_sec\": %.2f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
+                   "\"optimizer_ms\": %.3f, \"gflops\": %.1f}\n",
+                   cr_version(), a.model, mode, side, a.batch_size, be->threads, a.steps,
+                   1e3 * median, 1e3 * r.times[0], ips, 1e3 * p.forward, 1e3 * p.backward,
+                   1e3 * p.optimizer, gflops);
         else
-            printf("%-10s %4dpx  batch %d  %d threads  median %.1f ms  min %.1f ms  %.1f img/s\n",
-                   a.model, side, a.batch_size, be->threads, 1e3 * median, 1e3 * times[0], ips);
+            printf("%-10s %4dpx  %s  batch %d  %d threads  median %.1f ms (forward %.1f, backward "
+                   "%.1f, optimizer %.1f)  min %.1f ms  %.1f img/s  %.0f GFLOP/s\n",
+                   a.model, side, mode, a.batch_size, be->threads, 1e3 * median, 1e3 * p.forward,
+                   1e3 * p.backward, 1e3 * p.optimizer, 1e3 * r.times[0], ips, gflops);
         fflush(stdout);
     }
-    free(times);
+    free(r.times);
+    free(r.phases);
     cr_backend_destroy(be);
     return s == CR_STATUS_OK ? CR_EXIT_OK : cr_cli_failure(s);
 }

@@ -5,14 +5,16 @@
 
 #include "cli/commands.h"
 #include "cli/datasets.h"
+#include "cli/precision.h"
 #include "crescendo/checkpoint.h"
 #include "crescendo/graph.h"
 #include "crescendo/loader.h"
 #include "crescendo/metrics.h"
+#include "crescendo/step.h"
 
 typedef struct eval_args {
     const char *checkpoint, *data, *csv, *confusion_csv;
-    int resolution, batch_size, workers, threads, max_image_pixels;
+    int resolution, batch_size, workers, threads, max_image_pixels, precision;
     cr_cli_columns columns;
 } eval_args;
 
@@ -25,18 +27,19 @@ static cr_status evaluate(cr_graph *g, const cr_dataset *ds, const cr_checkpoint
     memcpy(lo.std, info->std, sizeof lo.std);
     cr_loader *loader;
     CR_TRY(cr_loader_create(ds, &lo, &loader));
+    cr_step *step = NULL;
     cr_loader_epoch epoch = {.resolution = side, .batch_size = a->batch_size};
     cr_status s = cr_loader_start_epoch(loader, &epoch);
-    if (s == CR_STATUS_OK) s = cr_graph_plan(g, a->batch_size, side, side);
+    if (s == CR_STATUS_OK) s = cr_step_create(g, NULL, &(cr_step_config){0}, &step);
+    if (s == CR_STATUS_OK) s = cr_step_prepare(step, a->batch_size, side);
     cr_batch batch;
     while (s == CR_STATUS_OK && (s = cr_loader_next(loader, &batch)) == CR_STATUS_OK) {
-        const float *logits;
-        float loss;
-        s = cr_graph_forward(g, batch.images, batch.count, false, &logits);
-        if (s == CR_STATUS_OK) s = cr_graph_loss(g, batch.labels, 0.0f, &loss, NULL);
-        if (s == CR_STATUS_OK) s = cr_metrics_add(metrics, logits, batch.labels, batch.count);
-        if (s == CR_STATUS_OK) cr_metrics_add_loss(metrics, loss, batch.count);
+        cr_step_result r;
+        s = cr_step_eval(step, batch.images, batch.labels, batch.count, &r);
+        if (s == CR_STATUS_OK) s = cr_metrics_add(metrics, r.logits, batch.labels, batch.count);
+        if (s == CR_STATUS_OK) cr_metrics_add_loss(metrics, r.loss, batch.count);
     }
+    cr_step_destroy(step);
     cr_loader_destroy(loader);
     return s == CR_STATUS_END ? CR_STATUS_OK : s;
 }
@@ -48,7 +51,10 @@ static cr_status run_eval(const eval_args *a) {
     cr_dataset *ds = NULL;
     cr_metrics *metrics = NULL;
     cr_checkpoint_info info = {0};
-    cr_status s = cr_checkpoint_load_model(be, a->checkpoint, &g, &info);
+    cr_dtype precision = CR_DTYPE_F32;
+    cr_status s = cr_cli_precision(a->precision, be, &precision);
+    if (s == CR_STATUS_OK) s = cr_checkpoint_load_model(be, a->checkpoint, &g, &info);
+    if (s == CR_STATUS_OK) s = cr_graph_set_precision(g, precision);
     if (s == CR_STATUS_OK) {
         cr_dataset_options options = {.num_classes = info.num_classes,
                                       .class_names = info.class_names};
@@ -96,6 +102,7 @@ int cr_cmd_eval(int argc, char **argv) {
          .max = 8192, .help = "evaluate at this size; 0: the size the model last trained at"},
         {"batch-size", 'b', CR_OPTION_INT, &a.batch_size, "128", .min = 1, .max = 1 << 20,
          .help = "images per forward pass"},
+        CR_CLI_PRECISION_OPTION(a.precision),
         {"confusion-csv", 0, CR_OPTION_STRING, &a.confusion_csv, .metavar = "FILE",
          .help = "also write the confusion matrix here"},
         {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,

@@ -1,4 +1,4 @@
-/* Tensor views: dtype sizes and names, element counts, bf16 rounding.
+/* Tensor views: dtype sizes and names, element counts (bf16 rounding is inline in tensor.h).
  * Nothing here allocates; memory comes from arenas and loaders. */
 #include "crescendo/tensor.h"
 
@@ -49,19 +49,4 @@ cr_tensor cr_tensor_make(cr_dtype dtype, int ndim, const int64_t *shape, void *d
     cr_tensor t = {.dtype = dtype, .device = CR_DEVICE_CPU, .ndim = ndim, .data = data};
     for (int i = 0; i < ndim && i < CR_MAX_DIMS; i++) t.shape[i] = shape[i];
     return t;
-}
-
-uint16_t cr_f32_to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-float cr_bf16_to_f32(uint16_t x) {
-    uint32_t u = (uint32_t)x << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }

@@ -364,6 +364,21 @@ int cr_graph_num_classes(const cr_graph *g) { return g->nodes[g->node_count - 1]
 
 cr_backend *cr_graph_backend(cr_graph *g) { return g->be; }
 
+cr_status cr_graph_set_precision(cr_graph *g, cr_dtype precision) {
+    if (precision != CR_DTYPE_F32 && precision != CR_DTYPE_BF16)
+        return cr_fail(CR_STATUS_UNSUPPORTED, "precision %s: a model runs in F32 or BF16",
+                       cr_dtype_name(precision));
+    if (precision != g->precision) g->batch = 0, g->uploaded_n = g->last_n = 0; /* plan again */
+    g->precision = precision;
+    return CR_STATUS_OK;
+}
+
+cr_dtype cr_graph_precision(const cr_graph *g) { return g->precision; }
+
+int cr_graph_planned_batch(const cr_graph *g) { return g->batch; }
+
+int cr_graph_planned_side(const cr_graph *g) { return g->in_h; }
+
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step) {
     g->dropout_seed = seed;
     g->dropout_step = step;

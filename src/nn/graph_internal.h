@@ -29,8 +29,11 @@ typedef struct cr_node {
     int consumers;
 
     /* memory from the activation arena, set by the plan */
-    float *out;           /* (N, H, W, C) */
-    float *grad;          /* (N, H, W, C), d loss / d out; may alias a consumer's grad */
+    cr_dtype dtype;       /* of out and grad: F32, or BF16 in the body of a bf16 plan */
+    bool fused_relu;      /* batchnorm: the ReLU that reads it runs inside it */
+    bool fused;           /* relu: runs inside the batchnorm before it, so it does nothing */
+    void *out;            /* (N, H, W, C) */
+    void *grad;           /* (N, H, W, C), d loss / d out; may alias a consumer's grad */
     bool grad_is_alias;   /* grad is a consumer's buffer: its backward needs no write */
     float *saved_mean;    /* (C), batchnorm */
     float *saved_invstd;  /* (C), batchnorm */
@@ -56,13 +59,16 @@ struct cr_graph {
     int64_t *batches_tracked; /* host: one counter per BatchNorm, saved as I64 */
 
     /* activation plan */
+    cr_dtype precision; /* of convolutions and the activations between them */
     int batch, in_h, in_w;
     void *activations;
     size_t activation_bytes, activation_capacity;
-    float *scratch; /* (largest activation): a second contribution to a shared gradient */
-    float *probs;   /* (N, K) softmax of the last forward */
-    int last_n;     /* batch of the last forward */
-    const int32_t *last_labels;
+    void *scratch;   /* (largest activation): a second contribution to a shared gradient */
+    float *probs;    /* (N, K) softmax of the last forward */
+    int32_t *labels; /* (N) of the uploaded batch; its images are the input node's out */
+    int uploaded_n;  /* images in the uploaded batch */
+    bool has_labels; /* the upload came with labels */
+    int last_n;      /* batch of the last forward */
 
     uint64_t dropout_seed, dropout_step;
     bool profiling; /* time every node (synchronizing the backend around each) */
@@ -71,6 +77,11 @@ struct cr_graph {
 /* Per-sample element count of a node's output. */
 static inline size_t cr_node_size(const cr_node *node) {
     return (size_t)node->c * (size_t)node->h * (size_t)node->w;
+}
+
+/* Bytes of n samples of a node's output. */
+static inline size_t cr_node_bytes(const cr_node *node, int n) {
+    return cr_node_size(node) * (size_t)n * cr_dtype_size(node->dtype);
 }
 
 #endif

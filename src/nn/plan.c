@@ -1,5 +1,6 @@
-/* The activation plan: every node's output shape for a batch and input size, and the memory for
- * outputs and gradients, with in-place aliasing where an op's backward allows it. */
+/* The activation plan: every node's output shape and element type for a batch and input size, and
+ * the memory for outputs and gradients, with in-place aliasing where an op's backward allows it and
+ * BatchNorm + ReLU fused where the ReLU is the BatchNorm's only reader. */
 #include <string.h>
 
 #include "crescendo/arena.h"
@@ -62,8 +63,13 @@ static int sole_consumer(const cr_graph *g, int i) {
 
 static bool is_inplace_elementwise(cr_op op) { return op == CR_OP_RELU || op == CR_OP_DROPOUT; }
 
+/* A flatten of a 1x1 map of its own type is the same memory read as (N, C). */
+static bool is_view(const cr_node *in, const cr_node *flatten) {
+    return in->h == 1 && in->w == 1 && in->dtype == flatten->dtype;
+}
+
 /* Which buffers may be shared. Outputs: an elementwise op (relu, dropout) overwrites its input when
- * it is that input's only reader, and a flatten of a 1x1 map is a view. Gradients: a node's
+ * it is that input's only reader, and a flatten of a 1x1 map of its type is a view. Gradients: a node's
  * gradient is its sole consumer's when that consumer's backward runs in place (relu, dropout), is
  * a 1x1 flatten, or is an add, which passes its gradient through unchanged. An add's input that is
  * itself in place keeps its own buffer: its in-place backward would otherwise overwrite the
@@ -73,7 +79,7 @@ static void plan_aliases(const cr_graph *g, int *out_owner, int *grad_owner) {
     for (int i = 1; i < g->node_count; i++) {
         const cr_node *node = &g->nodes[i];
         int in = node->inputs[0];
-        bool view = node->op == CR_OP_FLATTEN && g->nodes[in].h == 1 && g->nodes[in].w == 1;
+        bool view = node->op == CR_OP_FLATTEN && is_view(&g->nodes[in], node);
         if (in != CR_GRAPH_INPUT && g->nodes[in].consumers == 1 &&
             (is_inplace_elementwise(node->op) || view))
             out_owner[i] = out_owner[in];
@@ -83,10 +89,56 @@ static void plan_aliases(const cr_graph *g, int *out_owner, int *grad_owner) {
         int c = sole_consumer(g, i);
         if (c < 0) continue;
         const cr_node *consumer = &g->nodes[c];
-        bool view = consumer->op == CR_OP_FLATTEN && g->nodes[i].h == 1 && g->nodes[i].w == 1;
+        bool view = consumer->op == CR_OP_FLATTEN && is_view(&g->nodes[i], consumer);
         bool through_add = consumer->op == CR_OP_ADD && !is_inplace_elementwise(g->nodes[i].op);
         if (is_inplace_elementwise(consumer->op) || view || through_add)
             grad_owner[i] = grad_owner[c];
+    }
+}
+
+/* Element types, autocast's split: a bf16 plan stores what convolutions produce and every
+ * activation between them in bf16; the input, the pooling into the classifier, and the classifier
+ * after it stay fp32, as do the loss and everything the optimizer sees. */
+static cr_status choose_dtypes(cr_graph *g) {
+    g->nodes[0].dtype = CR_DTYPE_F32;
+    for (int i = 1; i < g->node_count; i++) {
+        cr_node *node = &g->nodes[i];
+        const cr_node *in = &g->nodes[node->inputs[0]];
+        switch (node->op) {
+        case CR_OP_CONV2D:
+            node->dtype = g->precision;
+            break;
+        case CR_OP_ADAPTIVE_AVGPOOL:
+        case CR_OP_FLATTEN:
+        case CR_OP_LINEAR:
+            node->dtype = CR_DTYPE_F32;
+            break;
+        case CR_OP_ADD:
+            if (in->dtype != g->nodes[node->inputs[1]].dtype)
+                return cr_fail(CR_STATUS_UNSUPPORTED, "add at node %d: a %s and a %s input", i,
+                               cr_dtype_name(in->dtype),
+                               cr_dtype_name(g->nodes[node->inputs[1]].dtype));
+            node->dtype = in->dtype;
+            break;
+        default:
+            node->dtype = in->dtype;
+        }
+    }
+    return CR_STATUS_OK;
+}
+
+/* A ReLU that is its BatchNorm's only reader and overwrites it in place runs inside it: one pass
+ * over the activations forward and one backward instead of two each. */
+static void plan_fusion(cr_graph *g, const int *out_owner) {
+    for (int i = 1; i < g->node_count; i++) {
+        cr_node *node = &g->nodes[i];
+        node->fused_relu = node->fused = false;
+        int in = node->inputs[0];
+        if (node->op == CR_OP_RELU && g->nodes[in].op == CR_OP_BATCHNORM &&
+            out_owner[i] == out_owner[in]) {
+            node->fused = true;
+            g->nodes[in].fused_relu = true;
+        }
     }
 }
 
@@ -95,6 +147,7 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
     if (batch < 1 || in_h < 1 || in_w < 1)
         return cr_fail(CR_STATUS_INVALID, "cannot plan for batch %d at %dx%d", batch, in_h, in_w);
     g->batch = batch, g->in_h = in_h, g->in_w = in_w;
+    g->uploaded_n = g->last_n = 0;
     g->nodes[0].h = in_h, g->nodes[0].w = in_w;
     size_t largest = 0;
     for (int i = 1; i < g->node_count; i++) {
@@ -102,8 +155,10 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
         if (cr_node_size(&g->nodes[i]) > largest) largest = cr_node_size(&g->nodes[i]);
     }
 
+    CR_TRY(choose_dtypes(g));
     int out_owner[g->node_count], grad_owner[g->node_count];
     plan_aliases(g, out_owner, grad_owner);
+    plan_fusion(g, out_owner);
 
     /* Two passes: the first sums the bytes, the second hands out addresses. */
     const size_t align = 64;
@@ -111,22 +166,23 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
     for (int pass = 0; pass < 2; pass++) {
         char *base = g->activations;
         size_t used = 0;
-#define TAKE(ptr, floats)                                                                          \
+#define TAKE(ptr, bytes)                                                                           \
     do {                                                                                           \
-        size_t bytes_ = cr_align_up((floats) * sizeof(float), align);                              \
-        if (pass == 1) (ptr) = (float *)(base + used);                                             \
+        size_t bytes_ = cr_align_up((bytes), align);                                               \
+        if (pass == 1) (ptr) = (void *)(base + used);                                              \
         used += bytes_;                                                                            \
     } while (0)
-        TAKE(g->scratch, largest * (size_t)batch);
-        TAKE(g->probs, (size_t)batch * (size_t)k);
+        TAKE(g->scratch, largest * (size_t)batch * sizeof(float)); /* the widest dtype */
+        TAKE(g->probs, (size_t)batch * (size_t)k * sizeof(float));
+        TAKE(g->labels, (size_t)batch * sizeof(int32_t));
+        TAKE(g->nodes[0].out, cr_node_bytes(&g->nodes[0], batch));
         for (int i = 1; i < g->node_count; i++) {
             cr_node *node = &g->nodes[i];
-            size_t floats = cr_node_size(node) * (size_t)batch;
-            if (out_owner[i] == i) TAKE(node->out, floats);
-            if (grad_owner[i] == i) TAKE(node->grad, floats);
+            if (out_owner[i] == i) TAKE(node->out, cr_node_bytes(node, batch));
+            if (grad_owner[i] == i) TAKE(node->grad, cr_node_bytes(node, batch));
             if (node->op == CR_OP_BATCHNORM) {
-                TAKE(node->saved_mean, (size_t)node->c);
-                TAKE(node->saved_invstd, (size_t)node->c);
+                TAKE(node->saved_mean, (size_t)node->c * sizeof(float));
+                TAKE(node->saved_invstd, (size_t)node->c * sizeof(float));
             }
         }
 #undef TAKE
@@ -154,3 +210,15 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
 }
 
 size_t cr_graph_activation_bytes(const cr_graph *g) { return g->activation_bytes; }
+
+double cr_graph_forward_flops(const cr_graph *g) {
+    double flop = 0.0;
+    for (int i = 1; i < g->node_count; i++) {
+        const cr_node *node = &g->nodes[i], *in = &g->nodes[node->inputs[0]];
+        if (node->op == CR_OP_CONV2D)
+            flop += 2.0 * cr_node_size(node) * (in->c / node->groups) * node->kernel * node->kernel;
+        else if (node->op == CR_OP_LINEAR)
+            flop += 2.0 * (double)in->c * node->c;
+    }
+    return flop;
+}

@@ -1,5 +1,5 @@
-/* Running a planned graph: forward in topological order, the loss, and backward in reverse order,
- * each node one call into the backend's op table. */
+/* Running a planned graph: the batch uploaded into the plan, forward in topological order, the
+ * loss, and backward in reverse order, each node one call into the backend's op table. */
 #include <string.h>
 
 #include "crescendo/log.h"
@@ -27,7 +27,7 @@ static cr_conv2d_args conv_args(const cr_graph *g, const cr_node *node, int n) {
         .stride_h = node->stride, .stride_w = node->stride,
         .pad_h = node->pad, .pad_w = node->pad,
         .dilation_h = 1, .dilation_w = 1, .groups = node->groups,
-        .compute = CR_DTYPE_F32,
+        .compute = g->precision, .x_dtype = in->dtype, .y_dtype = node->dtype,
         .x = in->out, .w = param_data(g, node->weight), .bias = param_data(g, node->bias),
         .y = node->out, .dy = node->grad,
         .dw = param_grad(g, node->weight), .dbias = param_grad(g, node->bias),
@@ -38,7 +38,7 @@ static cr_batchnorm_args batchnorm_args(const cr_graph *g, const cr_node *node, 
     const cr_node *in = &g->nodes[node->inputs[0]];
     return (cr_batchnorm_args){
         .n = n, .c = node->c, .h = node->h, .w = node->w, .eps = 1e-5f, .momentum = 0.1f,
-        .x = in->out, .y = node->out,
+        .dtype = node->dtype, .relu = node->fused_relu, .x = in->out, .y = node->out,
         .gamma = param_data(g, node->weight), .beta = param_data(g, node->bias),
         .running_mean = param_mut(g, node->running_mean),
         .running_var = param_mut(g, node->running_var),
@@ -55,7 +55,7 @@ static cr_pool2d_args pool_args(const cr_graph *g, const cr_node *node, int n) {
         .h_out = node->h, .w_out = node->w, .kernel_h = node->kernel, .kernel_w = node->kernel,
         .stride_h = node->stride, .stride_w = node->stride, .pad_h = node->pad,
         .pad_w = node->pad, .exclude_pad = false, /* PyTorch's count_include_pad=True */
-        .x = in->out, .y = node->out, .dy = node->grad,
+        .x = in->out, .y = node->out, .dy = node->grad, .dtype = node->dtype,
     };
 }
 
@@ -63,7 +63,7 @@ static cr_adaptive_avgpool_args adaptive_args(const cr_graph *g, const cr_node *
     const cr_node *in = &g->nodes[node->inputs[0]];
     return (cr_adaptive_avgpool_args){
         .n = n, .c = node->c, .h_in = in->h, .w_in = in->w, .h_out = node->h, .w_out = node->w,
-        .x = in->out, .y = node->out, .dy = node->grad,
+        .x = in->out, .y = node->out, .dy = node->grad, .x_dtype = in->dtype,
     };
 }
 
@@ -82,7 +82,7 @@ static cr_dropout_args dropout_args(const cr_graph *g, const cr_node *node, int 
     return (cr_dropout_args){
         .count = cr_node_size(node) * (size_t)n, .p = p, .seed = g->dropout_seed,
         .stream = g->dropout_step * (uint64_t)g->node_count + (uint64_t)(node - g->nodes),
-        .x = in->out, .y = node->out, .dy = node->grad,
+        .dtype = node->dtype, .x = in->out, .y = node->out, .dy = node->grad,
     };
 }
 
@@ -105,7 +105,8 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
         return ops->batchnorm_forward_train(be, &node->cache, &a);
     }
     case CR_OP_RELU:
-        return ops->relu_forward(be, count, in->out, node->out);
+        if (node->fused) return CR_STATUS_OK;
+        return ops->relu_forward(be, node->dtype, count, in->out, node->out);
     case CR_OP_POOL2D: {
         cr_pool2d_args a = pool_args(g, node, n);
         return ops->pool2d_forward(be, &node->cache, &a);
@@ -116,13 +117,15 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
     }
     case CR_OP_FLATTEN:
         if (node->out == in->out) return CR_STATUS_OK; /* a 1x1 map: already (N, C) */
-        return ops->transpose(be, n, in->h * in->w, in->c, in->out, node->out);
+        return ops->transpose(be, n, in->h * in->w, in->c, in->dtype, in->out, node->dtype,
+                              node->out);
     case CR_OP_LINEAR: {
         cr_linear_args a = linear_args(g, node, n);
         return ops->linear_forward(be, &node->cache, &a);
     }
     case CR_OP_ADD:
-        return ops->add(be, count, in->out, g->nodes[node->inputs[1]].out, node->out);
+        return ops->add(be, node->dtype, count, in->out, g->nodes[node->inputs[1]].out,
+                        node->out);
     case CR_OP_DROPOUT: {
         bool active = training && node->p > 0.0f;
         if (!active && node->out == in->out) return CR_STATUS_OK;
@@ -133,13 +136,30 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
     return cr_fail(CR_STATUS_INTERNAL, "unknown op %d", (int)node->op);
 }
 
-cr_status cr_graph_forward(cr_graph *g, const float *input, int n, bool training,
-                           const float **logits) {
-    if (g->batch == 0) return cr_fail(CR_STATUS_INVALID, "forward before plan");
+cr_status cr_graph_upload(cr_graph *g, const float *images, const int32_t *labels, int n) {
+    if (g->batch == 0) return cr_fail(CR_STATUS_INVALID, "upload before plan");
     if (n < 1 || n > g->batch)
         return cr_fail(CR_STATUS_INVALID, "a batch of %d does not fit the plan for %d", n,
                        g->batch);
-    g->nodes[0].out = (float *)input; /* read only: nothing writes the input node's output */
+    cr_backend *be = g->be;
+    CR_TRY(be->ops->copy_from_host(be, g->nodes[0].out, images, cr_node_bytes(&g->nodes[0], n)));
+    if (labels) {
+        int k = cr_graph_num_classes(g);
+        for (int i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= k)
+                return cr_fail(CR_STATUS_DATA, "label %d of image %d is outside [0, %d)",
+                               (int)labels[i], i, k);
+        CR_TRY(be->ops->copy_from_host(be, g->labels, labels, (size_t)n * sizeof *labels));
+    }
+    g->uploaded_n = n;
+    g->has_labels = labels != NULL;
+    g->last_n = 0;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_graph_forward(cr_graph *g, bool training) {
+    if (g->uploaded_n == 0) return cr_fail(CR_STATUS_INVALID, "forward before a batch is uploaded");
+    int n = g->uploaded_n;
     for (int i = 1; i < g->node_count; i++) {
         double start = g->profiling ? cr_now_seconds() : 0.0;
         CR_TRY(forward_node(g, &g->nodes[i], n, training));
@@ -149,27 +169,30 @@ cr_status cr_graph_forward(cr_graph *g, const float *input, int n, bool training
         }
     }
     g->last_n = n;
-    *logits = g->nodes[g->node_count - 1].out;
     return CR_STATUS_OK;
 }
 
-cr_status cr_graph_loss(cr_graph *g, const int32_t *labels, float smoothing, float *loss,
-                        const float **probs) {
+cr_status cr_graph_loss(cr_graph *g, float smoothing, float *loss) {
     if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "loss before forward");
+    if (!g->has_labels) return cr_fail(CR_STATUS_INVALID, "loss of a batch uploaded without labels");
     const cr_node *last = &g->nodes[g->node_count - 1];
     cr_xent_args a = {.n = g->last_n, .k = last->c, .smoothing = smoothing, .logits = last->out,
-                      .labels = labels, .probs = g->probs, .loss = loss, .dlogits = last->grad,
+                      .labels = g->labels, .probs = g->probs, .loss = loss, .dlogits = last->grad,
                       .grad_scale = 1.0f};
     CR_TRY(g->be->ops->softmax_xent_forward(g->be, &a));
-    CR_TRY(g->be->ops->softmax_xent_backward(g->be, &a));
-    if (probs) *probs = g->probs;
-    return CR_STATUS_OK;
+    return g->be->ops->softmax_xent_backward(g->be, &a);
+}
+
+cr_status cr_graph_download_logits(cr_graph *g, float *logits) {
+    if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "logits before forward");
+    const cr_node *last = &g->nodes[g->node_count - 1];
+    return g->be->ops->copy_to_host(g->be, logits, last->out, cr_node_bytes(last, g->last_n));
 }
 
 /* Where a node's backward writes the gradient for input `j`: straight into j's buffer when it is
  * the first contribution, else into scratch to be added by finish_contribution. NULL when j needs
  * no gradient (the graph input). */
-static float *contribution_target(cr_graph *g, int j, const int *remaining) {
+static void *contribution_target(cr_graph *g, int j, const int *remaining) {
     if (j == CR_GRAPH_INPUT) return NULL;
     const cr_node *in = &g->nodes[j];
     return remaining[j] == in->consumers ? in->grad : g->scratch;
@@ -181,7 +204,8 @@ static cr_status finish_contribution(cr_graph *g, int j, int *remaining, int n) 
     bool first = remaining[j] == in->consumers;
     remaining[j]--;
     if (first) return CR_STATUS_OK;
-    return g->be->ops->accumulate(g->be, cr_node_size(in) * (size_t)n, g->scratch, in->grad);
+    return g->be->ops->accumulate(g->be, in->dtype, cr_node_size(in) * (size_t)n, g->scratch,
+                                  in->grad);
 }
 
 /* An add passes its gradient to both inputs. An input whose gradient is the add's own buffer
@@ -196,8 +220,9 @@ static cr_status backward_add(cr_graph *g, cr_node *node, int *remaining, int n)
             remaining[j]--;
             continue;
         }
-        if (remaining[j] == in->consumers) CR_TRY(g->be->ops->zero(g->be, in->grad, count * 4));
-        CR_TRY(g->be->ops->accumulate(g->be, count, node->grad, in->grad));
+        if (remaining[j] == in->consumers)
+            CR_TRY(g->be->ops->zero(g->be, in->grad, cr_node_bytes(in, n)));
+        CR_TRY(g->be->ops->accumulate(g->be, in->dtype, count, node->grad, in->grad));
         remaining[j]--;
     }
     return CR_STATUS_OK;
@@ -209,7 +234,7 @@ static cr_status backward_node(cr_graph *g, cr_node *node, int *remaining, int n
     int j = node->inputs[0];
     const cr_node *in = &g->nodes[j];
     size_t count = cr_node_size(node) * (size_t)n;
-    float *dx = contribution_target(g, j, remaining);
+    void *dx = contribution_target(g, j, remaining);
     switch (node->op) {
     case CR_OP_INPUT:
         return CR_STATUS_OK;
@@ -227,8 +252,9 @@ static cr_status backward_node(cr_graph *g, cr_node *node, int *remaining, int n
         CR_TRY(ops->batchnorm_backward(be, &node->cache, &a));
         break;
     }
-    case CR_OP_RELU:
-        if (dx) CR_TRY(ops->relu_backward(be, count, node->out, node->grad, dx));
+    case CR_OP_RELU: /* a fused one is done by its batchnorm, which reads its gradient */
+        if (dx && !node->fused)
+            CR_TRY(ops->relu_backward(be, node->dtype, count, node->out, node->grad, dx));
         break;
     case CR_OP_POOL2D: {
         cr_pool2d_args a = pool_args(g, node, n);
@@ -244,7 +270,8 @@ static cr_status backward_node(cr_graph *g, cr_node *node, int *remaining, int n
     }
     case CR_OP_FLATTEN:
         if (dx && dx != node->grad)
-            CR_TRY(ops->transpose(be, n, in->c, in->h * in->w, node->grad, dx));
+            CR_TRY(ops->transpose(be, n, in->c, in->h * in->w, node->dtype, node->grad, in->dtype,
+                                  dx));
         break;
     case CR_OP_LINEAR: {
         cr_linear_args a = linear_args(g, node, n);

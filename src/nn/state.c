@@ -6,11 +6,14 @@
 #include "crescendo/arena.h"
 #include "nn/graph_internal.h"
 
-cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out) {
+/* Copies every parameter and buffer, or with `grads` every trainable parameter's gradient, to
+ * host memory under the parameter's name. */
+static cr_status export(cr_graph *g, bool grads, cr_graph_state *out) {
     memset(out, 0, sizeof *out);
     size_t bytes = 0;
     for (int i = 0; i < g->param_count; i++)
-        bytes += cr_align_up(cr_tensor_bytes(&g->params[i].value), 64);
+        if (!grads || cr_param_trainable(&g->params[i]))
+            bytes += cr_align_up(cr_tensor_bytes(&g->params[i].value), 64);
     out->tensors = calloc((size_t)g->param_count, sizeof *out->tensors);
     out->host = malloc(bytes ? bytes : 1);
     if (!out->tensors || !out->host) {
@@ -20,24 +23,32 @@ cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out) {
     char *host = out->host;
     for (int i = 0; i < g->param_count; i++) {
         const cr_param *p = &g->params[i];
+        if (grads && !cr_param_trainable(p)) continue;
         size_t size = cr_tensor_bytes(&p->value);
         if (p->value.dtype == CR_DTYPE_I64) {
             memcpy(host, p->value.data, size); /* counters live on the host */
         } else {
-            cr_status s = g->be->ops->copy_to_host(g->be, host, p->value.data, size);
+            cr_status s = g->be->ops->copy_to_host(g->be, host, grads ? p->grad : p->value.data,
+                                                   size);
             if (s != CR_STATUS_OK) {
                 cr_graph_state_free(out);
                 return s;
             }
         }
-        out->tensors[i].name = p->name;
-        out->tensors[i].tensor = p->value;
-        out->tensors[i].tensor.data = host;
-        out->tensors[i].tensor.device = CR_DEVICE_CPU;
+        cr_named_tensor *t = &out->tensors[out->count++];
+        t->name = p->name;
+        t->tensor = p->value;
+        t->tensor.data = host;
+        t->tensor.device = CR_DEVICE_CPU;
         host += cr_align_up(size, 64);
     }
-    out->count = g->param_count;
     return CR_STATUS_OK;
+}
+
+cr_status cr_graph_state_export(cr_graph *g, cr_graph_state *out) { return export(g, false, out); }
+
+cr_status cr_graph_gradients_export(cr_graph *g, cr_graph_state *out) {
+    return export(g, true, out);
 }
 
 void cr_graph_state_free(cr_graph_state *state) {

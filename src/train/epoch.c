@@ -3,21 +3,10 @@
  * forward-only re-estimation of BatchNorm statistics at a change of size. */
 #include "train/epoch.h"
 
-#include <math.h>
 #include <stdio.h>
 
 #include "crescendo/log.h"
 #include "crescendo/report.h"
-
-/* Re-plans the model when a batch's shape differs from the plan (a new stage, or validation at
- * another resolution); the plan's memory only grows, so alternating sizes allocate nothing. */
-static cr_status ensure_plan(cr_epoch_context *ctx, int batch, int side) {
-    if (ctx->planned_batch >= batch && ctx->planned_side == side) return CR_STATUS_OK;
-    CR_TRY(cr_graph_plan(ctx->graph, batch, side, side));
-    ctx->planned_batch = batch;
-    ctx->planned_side = side;
-    return CR_STATUS_OK;
-}
 
 /* Starts the pass's epoch on its loader and plans the model for its batches. */
 static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
@@ -26,19 +15,16 @@ static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
                           .drop_last = pass->training, .flip = pass->training && pass->flip,
                           .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
-    return ensure_plan(ctx, pass->batch_size, pass->resolution);
+    return cr_step_prepare(ctx->step_runner, pass->batch_size, pass->resolution);
 }
 
 cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass, int batches) {
     CR_TRY(start_pass(ctx, pass));
-    cr_graph_set_dropout_seed(ctx->graph, ctx->seed, (uint64_t)ctx->step);
     cr_status s = CR_STATUS_OK;
     cr_batch batch;
     for (int i = 0; i < batches && (s = cr_loader_next(pass->loader, &batch)) == CR_STATUS_OK;
-         i++) {
-        const float *logits;
-        CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, true, &logits));
-    }
+         i++)
+        CR_TRY(cr_step_forward_train(ctx->step_runner, batch.images, batch.count, ctx->step));
     return s == CR_STATUS_END ? CR_STATUS_OK : s;
 }
 
@@ -56,28 +42,18 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
     cr_status s;
     cr_batch batch;
     while ((s = cr_loader_next(pass->loader, &batch)) == CR_STATUS_OK) {
-        const float *logits;
-        float loss;
+        cr_step_result r;
         if (pass->training) {
             double lr = cr_lr_schedule_at(ctx->lr_schedule, ctx->step);
-            CR_TRY(cr_graph_zero_grad(ctx->graph));
-            cr_graph_set_dropout_seed(ctx->graph, ctx->seed, (uint64_t)ctx->step);
-            CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, true, &logits));
-            CR_TRY(cr_graph_loss(ctx->graph, batch.labels, ctx->label_smoothing, &loss, NULL));
-            if (!isfinite(loss))
-                return cr_fail(CR_STATUS_DATA, "the training loss became %g at step %lld (epoch "
-                               "%d): lower --lr or check the data", (double)loss,
-                               (long long)ctx->step, pass->epoch + 1);
-            CR_TRY(cr_graph_backward(ctx->graph));
-            CR_TRY(cr_optimizer_step(ctx->optimizer, lr));
+            CR_TRY(cr_step_train(ctx->step_runner, batch.images, batch.labels, batch.count, lr,
+                                 ctx->step, &r));
             ctx->step++;
             ctx->lr = lr;
         } else {
-            CR_TRY(cr_graph_forward(ctx->graph, batch.images, batch.count, false, &logits));
-            CR_TRY(cr_graph_loss(ctx->graph, batch.labels, 0.0f, &loss, NULL));
+            CR_TRY(cr_step_eval(ctx->step_runner, batch.images, batch.labels, batch.count, &r));
         }
-        CR_TRY(cr_metrics_add(ctx->metrics, logits, batch.labels, batch.count));
-        cr_metrics_add_loss(ctx->metrics, loss, batch.count);
+        CR_TRY(cr_metrics_add(ctx->metrics, r.logits, batch.labels, batch.count));
+        cr_metrics_add_loss(ctx->metrics, r.loss, batch.count);
         images += batch.count;
         done++;
         cr_metrics_summary running = cr_metrics_summarize(ctx->metrics);

@@ -9,18 +9,15 @@
 #include "crescendo/loader.h"
 #include "crescendo/metrics.h"
 #include "crescendo/optim.h"
+#include "crescendo/step.h"
 
 typedef struct cr_epoch_context {
-    cr_graph *graph;
-    cr_optimizer *optimizer;
+    cr_step *step_runner; /* the model and its optimizer, one batch at a time */
     const cr_lr_schedule *lr_schedule;
     cr_metrics *metrics;
     FILE *console;
-    uint64_t seed;
-    float label_smoothing;
     int64_t step;  /* optimizer steps so far: the schedule's position, the dropout key */
     double lr;     /* of the last step */
-    int planned_batch, planned_side;
 } cr_epoch_context;
 
 typedef struct cr_epoch_pass {

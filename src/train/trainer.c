@@ -52,6 +52,7 @@ typedef struct run {
     const cr_train_config *config;
     cr_graph *graph;
     cr_optimizer *optimizer;
+    cr_step *step;
     cr_loader *train_loader, *val_loader;
     cr_metrics *metrics;
     cr_metrics_log *log;
@@ -75,6 +76,7 @@ static void run_free(run *r) {
     cr_metrics_destroy(r->metrics);
     cr_loader_destroy(r->val_loader);
     cr_loader_destroy(r->train_loader);
+    cr_step_destroy(r->step);
     cr_optimizer_destroy(r->optimizer);
     cr_graph_destroy(r->graph);
     free(r->class_names);
@@ -174,6 +176,7 @@ static cr_status set_up(run *r, cr_backend *be) {
     cr_model_config mc = {.num_classes = classes, .in_channels = c->channels,
                           .dropout = c->dropout};
     CR_TRY(cr_model_create(be, c->model, &mc, c->seed, &r->graph));
+    CR_TRY(cr_graph_set_precision(r->graph, c->precision));
     int min_side = cr_model_min_resolution(c->model);
     for (int i = 0; i < c->schedule.count; i++)
         if (c->schedule.stages[i].resolution < min_side)
@@ -181,6 +184,8 @@ static cr_status set_up(run *r, cr_backend *be) {
                            "has %d", c->model, min_side, min_side, c->schedule.stages[i].resolution);
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(r->graph),
                                cr_graph_param_count(r->graph), &r->optimizer));
+    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed};
+    CR_TRY(cr_step_create(r->graph, r->optimizer, &sc, &r->step));
     cr_stage_rules rules = c->stage_rules;
     rules.max_batch = cr_dataset_count(c->train);
     rules.maximize = c->stage_metric == CR_STAGE_METRIC_VAL_ACC;
@@ -214,10 +219,8 @@ static cr_status set_up(run *r, cr_backend *be) {
     for (int k = 0; k < classes; k++) r->class_names[k] = cr_dataset_class_name(c->train, k);
     CR_TRY(cr_metrics_create(&r->metrics, classes, r->class_names));
 
-    r->ctx = (cr_epoch_context){.graph = r->graph, .optimizer = r->optimizer,
-                                .lr_schedule = &r->lr_schedule, .metrics = r->metrics,
-                                .console = c->console, .seed = c->seed,
-                                .label_smoothing = c->label_smoothing};
+    r->ctx = (cr_epoch_context){.step_runner = r->step, .lr_schedule = &r->lr_schedule,
+                                .metrics = r->metrics, .console = c->console};
     r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
     if (c->out_dir) {

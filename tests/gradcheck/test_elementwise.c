@@ -14,11 +14,11 @@ static void test_relu(cr_backend *be) {
     float *y = gc_filled(BIG, NAN), *dx = gc_filled(BIG, NAN);
     for (size_t i = 0; i < BIG; i++) /* away from the kink, where the derivative is defined */
         if (fabsf(x[i]) < 1e-3f) x[i] = 0.5f;
-    CHECK_OK(be->ops->relu_forward(be, BIG, x, y));
+    CHECK_OK(be->ops->relu_forward(be, CR_DTYPE_F32, BIG, x, y));
     int wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += y[i] != (x[i] > 0 ? x[i] : 0.0f);
     CHECK(wrong == 0);
-    CHECK_OK(be->ops->relu_backward(be, BIG, y, dy, dx));
+    CHECK_OK(be->ops->relu_backward(be, CR_DTYPE_F32, BIG, y, dy, dx));
     /* central differences of sum(r * relu(x)) at a spread of elements */
     enum { PICK = 500 };
     double want[PICK];
@@ -33,11 +33,11 @@ static void test_relu(cr_backend *be) {
     /* in place */
     float *z = gc_alloc(BIG * 4);
     memcpy(z, x, BIG * 4);
-    CHECK_OK(be->ops->relu_forward(be, BIG, z, z));
+    CHECK_OK(be->ops->relu_forward(be, CR_DTYPE_F32, BIG, z, z));
     CHECK(memcmp(z, y, BIG * 4) == 0);
     /* a NaN is not hidden */
     float nan_in = NAN, out = 0;
-    CHECK_OK(be->ops->relu_forward(be, 1, &nan_in, &out));
+    CHECK_OK(be->ops->relu_forward(be, CR_DTYPE_F32, 1, &nan_in, &out));
     CHECK(isnan(out));
     free(x), free(y), free(dy), free(dx), free(z);
 }
@@ -47,16 +47,16 @@ static void test_add_and_accumulate(cr_backend *be) {
     float *y = gc_filled(BIG, NAN), *acc = gc_uniform(BIG, 2, 3, -1, 1);
     float *acc0 = gc_alloc(BIG * 4);
     memcpy(acc0, acc, BIG * 4);
-    CHECK_OK(be->ops->add(be, BIG, a, b, y));
+    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, a, b, y));
     int wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += y[i] != a[i] + b[i];
     CHECK(wrong == 0);
-    CHECK_OK(be->ops->add(be, BIG, y, b, y)); /* y aliases the output */
+    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, y, b, y)); /* y aliases the output */
     wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += y[i] != (a[i] + b[i]) + b[i];
     CHECK(wrong == 0);
-    CHECK_OK(be->ops->accumulate(be, BIG, a, acc));
-    CHECK_OK(be->ops->accumulate(be, BIG, a, acc));
+    CHECK_OK(be->ops->accumulate(be, CR_DTYPE_F32, BIG, a, acc));
+    CHECK_OK(be->ops->accumulate(be, CR_DTYPE_F32, BIG, a, acc));
     wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += acc[i] != (acc0[i] + a[i]) + a[i];
     CHECK(wrong == 0);
@@ -67,14 +67,14 @@ static void test_transpose(cr_backend *be) {
     enum { N = 3, ROWS = 37, COLS = 21 }; /* not multiples of the tile */
     float *src = gc_uniform(N * ROWS * COLS, 3, 1, -1, 1), *dst = gc_filled(N * ROWS * COLS, NAN);
     float *back = gc_filled(N * ROWS * COLS, NAN);
-    CHECK_OK(be->ops->transpose(be, N, ROWS, COLS, src, dst));
+    CHECK_OK(be->ops->transpose(be, N, ROWS, COLS, CR_DTYPE_F32, src, CR_DTYPE_F32, dst));
     int wrong = 0;
     for (int n = 0; n < N; n++)
         for (int r = 0; r < ROWS; r++)
             for (int c = 0; c < COLS; c++)
                 wrong += dst[(n * COLS + c) * ROWS + r] != src[(n * ROWS + r) * COLS + c];
     CHECK(wrong == 0);
-    CHECK_OK(be->ops->transpose(be, N, COLS, ROWS, dst, back));
+    CHECK_OK(be->ops->transpose(be, N, COLS, ROWS, CR_DTYPE_F32, dst, CR_DTYPE_F32, back));
     CHECK(memcmp(back, src, sizeof(float) * N * ROWS * COLS) == 0);
     free(src), free(dst), free(back);
 }

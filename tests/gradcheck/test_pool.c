@@ -190,7 +190,7 @@ static void check_average(cr_backend *be, const char *name, int n, int c, int h_
         CHECK_OK(be->ops->global_avgpool_forward(be, &a));
         CHECK_OK(be->ops->global_avgpool_backward(be, &a));
     } else {
-        cr_adaptive_avgpool_args a = {n, c, h_in, w_in, h_out, w_out, x, y, dy, dx};
+        cr_adaptive_avgpool_args a = {n, c, h_in, w_in, h_out, w_out, x, y, dy, dx, CR_DTYPE_F32};
         CHECK_OK(be->ops->adaptive_avgpool_forward(be, &a));
         CHECK_OK(be->ops->adaptive_avgpool_backward(be, &a));
     }

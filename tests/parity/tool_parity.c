@@ -1,6 +1,8 @@
-/* tool_parity: the crescendo side of tests/parity/test_resnet_parity.py.
- *   tool_parity train MODEL IN OUT   loads weights, input and labels from IN; writes the logits, loss,
- *                                    gradients, running statistics and the weights after SGD steps
+/* tool_parity: the crescendo side of the parity tests in tests/parity, through the same step as
+ * training (crescendo/step.h).
+ *   tool_parity train MODEL IN OUT [bf16]  loads weights, input and labels from IN; writes the
+ *                                    logits, loss, gradients, running statistics and the weights
+ *                                    after SGD steps, in fp32 or bf16 mixed precision
  *   tool_parity export MODEL OUT     writes a fresh model's state dict with an input and its
  *                                    eval-mode logits, for loading into torchvision */
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "crescendo/optim.h"
 #include "crescendo/rng.h"
 #include "crescendo/safetensors.h"
+#include "crescendo/step.h"
 
 enum { CLASSES = 10, MAX_OUTPUTS = 2048 };
 
@@ -45,16 +48,25 @@ static void outputs_free(outputs *o) {
     }
 }
 
-/* Every parameter (with `grads`, its gradient instead) under a name prefix. */
-static cr_status emit_params(outputs *o, cr_graph *g, const char *prefix, bool grads,
-                             bool buffers_only) {
-    for (int i = 0; i < cr_graph_param_count(g); i++) {
-        const cr_param *p = &cr_graph_params(g)[i];
-        if (buffers_only && cr_param_trainable(p)) continue;
-        if (grads && !cr_param_trainable(p)) continue;
-        CR_TRY(emit(o, prefix, p->name, &p->value, grads ? (const void *)p->grad : p->value.data));
+/* Every tensor of a state dict under a name prefix; with `buffers_only`, the model's buffers. */
+static cr_status emit_state(outputs *o, cr_graph *g, const char *prefix,
+                            const cr_graph_state *state, bool buffers_only) {
+    for (int i = 0; i < state->count; i++) {
+        const cr_named_tensor *t = &state->tensors[i];
+        if (buffers_only && cr_param_trainable(cr_graph_find_param(g, t->name))) continue;
+        CR_TRY(emit(o, prefix, t->name, &t->tensor, t->tensor.data));
     }
     return CR_STATUS_OK;
+}
+
+/* The model's values (or gradients) exported to the host and emitted under a prefix. */
+static cr_status emit_params(outputs *o, cr_graph *g, const char *prefix, bool grads,
+                             bool buffers_only) {
+    cr_graph_state state;
+    CR_TRY(grads ? cr_graph_gradients_export(g, &state) : cr_graph_state_export(g, &state));
+    cr_status s = emit_state(o, g, prefix, &state, buffers_only);
+    cr_graph_state_free(&state);
+    return s;
 }
 
 /* (N, C, H, W) -> (N, H, W, C) */
@@ -75,20 +87,24 @@ static double metadata_number(const cr_safetensors *f, const char *key) {
     return v ? atof(v) : 0.0;
 }
 
-static cr_status run_train(cr_backend *be, const char *model, const char *in, const char *out) {
+static cr_status run_train(cr_backend *be, const char *model, const char *in, const char *out,
+                           cr_dtype precision) {
     cr_safetensors *file;
     CR_TRY(cr_safetensors_open(in, &file));
     cr_model_config config = {.num_classes = CLASSES, .in_channels = 3};
     cr_graph *g = NULL;
     cr_optimizer *opt = NULL;
+    cr_step *step = NULL;
     outputs o = {0};
     float *x = NULL;
     int32_t *labels = NULL;
     cr_status s = cr_model_create(be, model, &config, 0, &g);
     const cr_tensor *input = cr_safetensors_find(file, "input");
     const cr_tensor *label64 = cr_safetensors_find(file, "labels");
-    if (s == CR_STATUS_OK && (!input || !label64 || input->ndim != 4))
-        s = cr_fail(CR_STATUS_DATA, "%s: needs 'input' (N, C, H, W) and 'labels'", in);
+    if (s == CR_STATUS_OK && (!input || !label64 || input->ndim != 4 ||
+                              input->shape[2] != input->shape[3]))
+        s = cr_fail(CR_STATUS_DATA, "%s: needs a square 'input' (N, C, H, W) and 'labels'", in);
+    if (s == CR_STATUS_OK) s = cr_graph_set_precision(g, precision);
     if (s == CR_STATUS_OK)
         s = cr_graph_state_load(g, file, (const char *const[]){"input", "labels", NULL});
     int n = 0, c = 0, h = 0, w = 0;
@@ -101,7 +117,6 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
     }
     if (s == CR_STATUS_OK) {
         for (int i = 0; i < n; i++) labels[i] = (int32_t)((const int64_t *)label64->data)[i];
-        s = cr_graph_plan(g, n, h, w);
     }
     cr_optimizer_config sgd = cr_optimizer_defaults(CR_OPTIMIZER_SGD);
     sgd.momentum = metadata_number(file, "momentum");
@@ -111,27 +126,26 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
     int steps = (int)metadata_number(file, "steps");
     if (s == CR_STATUS_OK)
         s = cr_optimizer_create(be, &sgd, cr_graph_params(g), cr_graph_param_count(g), &opt);
-    for (int step = 0; s == CR_STATUS_OK && step < steps; step++) {
-        const float *logits;
-        float loss;
-        s = cr_graph_zero_grad(g);
-        if (s == CR_STATUS_OK) s = cr_graph_forward(g, x, n, true, &logits);
-        if (s == CR_STATUS_OK) s = cr_graph_loss(g, labels, 0.0f, &loss, NULL);
-        if (s == CR_STATUS_OK) s = cr_graph_backward(g);
-        if (s == CR_STATUS_OK && step == 0) {
+    if (s == CR_STATUS_OK) s = cr_step_create(g, opt, &(cr_step_config){0}, &step);
+    if (s == CR_STATUS_OK) s = cr_step_prepare(step, n, h);
+    for (int i = 0; s == CR_STATUS_OK && i < steps; i++) {
+        cr_step_result r;
+        s = cr_step_train(step, x, labels, n, lr, i, &r);
+        /* the update leaves the gradients and running statistics of the step as they were */
+        if (s == CR_STATUS_OK && i == 0) {
             int64_t lshape[2] = {n, CLASSES};
             cr_tensor lt = cr_tensor_make(CR_DTYPE_F32, 2, lshape, NULL);
             cr_tensor st = cr_tensor_make(CR_DTYPE_F32, 0, NULL, NULL);
-            s = emit(&o, "", "logits", &lt, logits);
-            if (s == CR_STATUS_OK) s = emit(&o, "", "loss", &st, &loss);
+            s = emit(&o, "", "logits", &lt, r.logits);
+            if (s == CR_STATUS_OK) s = emit(&o, "", "loss", &st, &r.loss);
             if (s == CR_STATUS_OK) s = emit_params(&o, g, "grad.", true, false);
             if (s == CR_STATUS_OK) s = emit_params(&o, g, "after1.", false, true);
         }
-        if (s == CR_STATUS_OK) s = cr_optimizer_step(opt, lr);
     }
     if (s == CR_STATUS_OK) s = emit_params(&o, g, "final.", false, false);
     if (s == CR_STATUS_OK) s = cr_safetensors_write(out, o.items, o.count, NULL, 0);
     outputs_free(&o);
+    cr_step_destroy(step);
     cr_optimizer_destroy(opt);
     cr_graph_destroy(g);
     cr_safetensors_close(file);
@@ -151,40 +165,42 @@ static cr_status run_export(cr_backend *be, const char *model, const char *out) 
     cr_rng rng = cr_rng_stream(99, 0, 0);
     for (size_t i = 0; i < sizeof nchw / sizeof nchw[0]; i++) nchw[i] = cr_rng_normal(&rng);
     float *x = to_channels_last(nchw, N, C, H, W);
-    const float *logits;
-    cr_graph_state state = {0};
+    static int32_t labels[N];
+    cr_step *step = NULL;
+    cr_step_result r;
     outputs o = {0};
-    cr_status s = x ? cr_graph_plan(g, N, H, W) : cr_fail(CR_STATUS_NOMEM, "out of memory");
-    for (int i = 0; s == CR_STATUS_OK && i < 2; i++) s = cr_graph_forward(g, x, N, true, &logits);
-    if (s == CR_STATUS_OK) s = cr_graph_forward(g, x, N, false, &logits);
-    if (s == CR_STATUS_OK) s = cr_graph_state_export(g, &state);
-    for (int i = 0; s == CR_STATUS_OK && i < state.count; i++)
-        s = emit(&o, "", state.tensors[i].name, &state.tensors[i].tensor,
-                 state.tensors[i].tensor.data);
+    cr_status s = x ? cr_step_create(g, NULL, &(cr_step_config){0}, &step)
+                    : cr_fail(CR_STATUS_NOMEM, "out of memory");
+    if (s == CR_STATUS_OK) s = cr_step_prepare(step, N, H);
+    for (int i = 0; s == CR_STATUS_OK && i < 2; i++) s = cr_step_forward_train(step, x, N, i);
+    if (s == CR_STATUS_OK) s = cr_step_eval(step, x, labels, N, &r);
+    if (s == CR_STATUS_OK) s = emit_params(&o, g, "", false, false);
     int64_t ishape[4] = {N, C, H, W}, lshape[2] = {N, CLASSES};
     cr_tensor it = cr_tensor_make(CR_DTYPE_F32, 4, ishape, NULL);
     cr_tensor lt = cr_tensor_make(CR_DTYPE_F32, 2, lshape, NULL);
     if (s == CR_STATUS_OK) s = emit(&o, "", "input", &it, nchw);
-    if (s == CR_STATUS_OK) s = emit(&o, "", "logits", &lt, logits);
+    if (s == CR_STATUS_OK) s = emit(&o, "", "logits", &lt, r.logits);
     if (s == CR_STATUS_OK) s = cr_safetensors_write(out, o.items, o.count, NULL, 0);
     outputs_free(&o);
-    cr_graph_state_free(&state);
+    cr_step_destroy(step);
     cr_graph_destroy(g);
     free(x);
     return s;
 }
 
 int main(int argc, char **argv) {
-    bool train = argc == 5 && strcmp(argv[1], "train") == 0;
+    bool train = (argc == 5 || argc == 6) && strcmp(argv[1], "train") == 0;
     bool export = argc == 4 && strcmp(argv[1], "export") == 0;
-    if (!train && !export) {
-        fprintf(stderr, "usage: tool_parity train MODEL IN OUT | export MODEL OUT\n");
+    bool bf16 = train && argc == 6 && strcmp(argv[5], "bf16") == 0;
+    if ((!train && !export) || (train && argc == 6 && !bf16)) {
+        fprintf(stderr, "usage: tool_parity train MODEL IN OUT [bf16] | export MODEL OUT\n");
         return 2;
     }
     cr_backend *be;
     cr_status s = cr_backend_create(CR_DEVICE_CPU, 0, &be);
     if (s == CR_STATUS_OK) {
-        s = train ? run_train(be, argv[2], argv[3], argv[4]) : run_export(be, argv[2], argv[3]);
+        s = train ? run_train(be, argv[2], argv[3], argv[4], bf16 ? CR_DTYPE_BF16 : CR_DTYPE_F32)
+                  : run_export(be, argv[2], argv[3]);
         cr_backend_destroy(be);
     }
     if (s != CR_STATUS_OK) {

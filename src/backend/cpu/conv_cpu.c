@@ -10,10 +10,10 @@
 typedef struct conv_key {
     int n, c_in, h_in, w_in, c_out, h_out, w_out;
     int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
-    int compute;
+    int compute, x_dtype, y_dtype;
 } conv_key;
 
-/* An operand whose layout or dtype in the caller's memory (NHWC or OIHW, f32) may differ from what
+/* An operand whose layout or dtype in the caller's memory (NHWC or OIHW) may differ from what
  * the kernel wants. An input is reordered user -> inner before the run; the weight gradient is
  * added inner -> user after it. */
 typedef struct staged {
@@ -40,7 +40,7 @@ typedef struct conv_pass {
 typedef struct conv_cache {
     cr_op_cache base;
     conv_key k;
-    dnnl_memory_desc_t x_md, y_md, w_md, bias_md; /* the caller's layouts: NHWC, OIHW, f32 */
+    dnnl_memory_desc_t x_md, y_md, w_md, bias_md; /* the caller's: NHWC in its dtypes, OIHW f32 */
     dnnl_memory_desc_t xc_md, yc_md, wc_md;       /* in the compute dtype; wc: layout left open */
     dnnl_memory_desc_t dw_md;                     /* the weight gradient, f32, layout left open */
     dnnl_dims_t strides, dilation, pad_l, pad_r;
@@ -120,7 +120,8 @@ static cr_status stage_inputs(cr_backend *be, conv_pass *p, const void *const da
 static cr_status conv_check(const cr_conv2d_args *a, const char *pass, conv_key *k) {
     *k = (conv_key){a->n, a->c_in, a->h_in, a->w_in, a->c_out, a->h_out, a->w_out,
                     a->kernel_h, a->kernel_w, a->stride_h, a->stride_w, a->pad_h, a->pad_w,
-                    a->dilation_h, a->dilation_w, a->groups, (int)a->compute};
+                    a->dilation_h, a->dilation_w, a->groups, (int)a->compute, (int)a->x_dtype,
+                    (int)a->y_dtype};
     if (a->n < 1 || a->c_in < 1 || a->h_in < 1 || a->w_in < 1 || a->c_out < 1 ||
         a->kernel_h < 1 || a->kernel_w < 1 || a->stride_h < 1 || a->stride_w < 1 ||
         a->dilation_h < 1 || a->dilation_w < 1 || a->pad_h < 0 || a->pad_w < 0 || a->groups < 1)
@@ -137,6 +138,8 @@ static cr_status conv_check(const cr_conv2d_args *a, const char *pass, conv_key 
     if (a->compute != CR_DTYPE_F32 && a->compute != CR_DTYPE_BF16)
         return cr_fail(CR_STATUS_UNSUPPORTED, "conv2d %s: compute type %s (F32 or BF16)", pass,
                        cr_dtype_name(a->compute));
+    CR_TRY(cr_cpu_check_dtype(a->x_dtype, "conv2d"));
+    CR_TRY(cr_cpu_check_dtype(a->y_dtype, "conv2d"));
     return CR_STATUS_OK;
 }
 
@@ -146,6 +149,8 @@ static cr_status conv_cache_build(const conv_key *k, conv_cache **out) {
     if (!c) return cr_fail(CR_STATUS_NOMEM, "conv2d: cannot allocate its cache");
     c->k = *k;
     dnnl_data_type_t dt = k->compute == CR_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t xt = k->x_dtype == CR_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t yt = k->y_dtype == CR_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t x = {k->n, k->c_in, k->h_in, k->w_in}, y = {k->n, k->c_out, k->h_out, k->w_out};
     dnnl_dims_t w = {k->c_out, k->c_in, k->kernel_h, k->kernel_w}, b = {k->c_out};
     dnnl_dims_t gw = {k->groups, k->c_out / k->groups, k->c_in / k->groups, k->kernel_h,
@@ -153,8 +158,8 @@ static cr_status conv_cache_build(const conv_key *k, conv_cache **out) {
     bool grouped = k->groups > 1;
     cr_status s = CR_STATUS_OK;
 #define CONV_MD(call) if (s == CR_STATUS_OK) s = cr_cpu_dnnl_status((call), __func__, #call)
-    CONV_MD(dnnl_memory_desc_init_by_tag(&c->x_md, 4, x, dnnl_f32, dnnl_nhwc));
-    CONV_MD(dnnl_memory_desc_init_by_tag(&c->y_md, 4, y, dnnl_f32, dnnl_nhwc));
+    CONV_MD(dnnl_memory_desc_init_by_tag(&c->x_md, 4, x, xt, dnnl_nhwc));
+    CONV_MD(dnnl_memory_desc_init_by_tag(&c->y_md, 4, y, yt, dnnl_nhwc));
     CONV_MD(dnnl_memory_desc_init_by_tag(&c->xc_md, 4, x, dt, dnnl_nhwc));
     CONV_MD(dnnl_memory_desc_init_by_tag(&c->yc_md, 4, y, dt, dnnl_nhwc));
     CONV_MD(dnnl_memory_desc_init_by_tag(&c->w_md, grouped ? 5 : 4, grouped ? gw : w, dnnl_f32,

@@ -13,6 +13,21 @@ enum { CR_CPU_PARALLEL_MIN = 1 << 15 };
 /* Doubles between two threads' partial sums, so that they sit on different cache lines. */
 enum { CR_CPU_PARTIAL_STRIDE = 8 };
 
+/* Activations are F32 or BF16 (backend.h). Kernels read and write them through these, with `bf16`
+ * a constant at each call site so that every loop compiles once per type and vectorizes; the
+ * arithmetic is fp32 either way. */
+static inline float cr_cpu_load(const void *p, size_t i, bool bf16) {
+    return bf16 ? cr_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+static inline void cr_cpu_store(void *p, size_t i, float v, bool bf16) {
+    if (bf16) ((uint16_t *)p)[i] = cr_f32_to_bf16(v);
+    else ((float *)p)[i] = v;
+}
+
+/* The activation types the CPU kernels take; anything else fails naming the op. */
+cr_status cr_cpu_check_dtype(cr_dtype dtype, const char *op);
+
 /* A backend serves one thread at a time: the scratch and the partial sums below are shared by
  * all its ops (the trainer calls ops in sequence from one thread). */
 typedef struct cr_cpu {
@@ -120,13 +135,16 @@ cr_status cr_cpu_linear_backward_data(cr_backend *be, cr_op_cache **cache, const
 cr_status cr_cpu_linear_backward_weights(cr_backend *be, cr_op_cache **cache,
                                          const cr_linear_args *a);
 
-cr_status cr_cpu_relu_forward(cr_backend *be, size_t count, const float *x, float *y);
-cr_status cr_cpu_relu_backward(cr_backend *be, size_t count, const float *y, const float *dy,
-                               float *dx);
-cr_status cr_cpu_add(cr_backend *be, size_t count, const float *a, const float *b, float *y);
-cr_status cr_cpu_accumulate(cr_backend *be, size_t count, const float *src, float *dst);
-cr_status cr_cpu_transpose(cr_backend *be, int n, int rows, int cols, const float *src,
-                           float *dst);
+cr_status cr_cpu_relu_forward(cr_backend *be, cr_dtype dtype, size_t count, const void *x,
+                              void *y);
+cr_status cr_cpu_relu_backward(cr_backend *be, cr_dtype dtype, size_t count, const void *y,
+                               const void *dy, void *dx);
+cr_status cr_cpu_add(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
+                     void *y);
+cr_status cr_cpu_accumulate(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
+                            void *dst);
+cr_status cr_cpu_transpose(cr_backend *be, int n, int rows, int cols, cr_dtype src_dtype,
+                           const void *src, cr_dtype dst_dtype, void *dst);
 cr_status cr_cpu_dropout_forward(cr_backend *be, const cr_dropout_args *a);
 cr_status cr_cpu_dropout_backward(cr_backend *be, const cr_dropout_args *a);
 

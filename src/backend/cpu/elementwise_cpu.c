@@ -3,32 +3,69 @@
 #include "backend/cpu/cpu.h"
 #include "crescendo/rng.h"
 
-/* One thread below CR_CPU_PARALLEL_MIN elements; a fixed, even split above it. */
+/* One thread below CR_CPU_PARALLEL_MIN elements; a fixed, even split above it. Each op is written
+ * once as an inline body over `bf16` and called with the constant, so each type gets its own loop. */
 #define ELEMENTWISE_LOOP                                                                           \
     _Pragma("omp parallel for simd num_threads(be->threads) if (count > CR_CPU_PARALLEL_MIN)")
+#define BY_DTYPE(body, dtype, ...)                                                                 \
+    ((dtype) == CR_DTYPE_BF16 ? body(__VA_ARGS__, true) : body(__VA_ARGS__, false))
 
-cr_status cr_cpu_relu_forward(cr_backend *be, size_t count, const float *x, float *y) {
-    /* `x < 0 ? 0 : x` rather than fmaxf: a NaN passes through, as in PyTorch, and shows up */
+cr_status cr_cpu_check_dtype(cr_dtype dtype, const char *op) {
+    if (dtype == CR_DTYPE_F32 || dtype == CR_DTYPE_BF16) return CR_STATUS_OK;
+    return cr_fail(CR_STATUS_UNSUPPORTED, "%s: activations of type %s (the CPU takes F32 or BF16)",
+                   op, cr_dtype_name(dtype));
+}
+
+/* `x < 0 ? 0 : x` rather than fmaxf: a NaN passes through, as in PyTorch, and shows up */
+static inline void relu_forward(const cr_backend *be, size_t count, const void *x, void *y,
+                                bool bf16) {
     ELEMENTWISE_LOOP
-    for (size_t i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    for (size_t i = 0; i < count; i++) {
+        float v = cr_cpu_load(x, i, bf16);
+        cr_cpu_store(y, i, v < 0.0f ? 0.0f : v, bf16);
+    }
+}
+
+cr_status cr_cpu_relu_forward(cr_backend *be, cr_dtype dtype, size_t count, const void *x,
+                              void *y) {
+    CR_TRY(cr_cpu_check_dtype(dtype, "relu forward"));
+    BY_DTYPE(relu_forward, dtype, be, count, x, y);
     return CR_STATUS_OK;
 }
 
-cr_status cr_cpu_relu_backward(cr_backend *be, size_t count, const float *y, const float *dy,
-                               float *dx) {
+static inline void relu_backward(const cr_backend *be, size_t count, const void *y,
+                                 const void *dy, void *dx, bool bf16) {
     ELEMENTWISE_LOOP
-    for (size_t i = 0; i < count; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < count; i++)
+        cr_cpu_store(dx, i, cr_cpu_load(y, i, bf16) > 0.0f ? cr_cpu_load(dy, i, bf16) : 0.0f,
+                     bf16);
+}
+
+cr_status cr_cpu_relu_backward(cr_backend *be, cr_dtype dtype, size_t count, const void *y,
+                               const void *dy, void *dx) {
+    CR_TRY(cr_cpu_check_dtype(dtype, "relu backward"));
+    BY_DTYPE(relu_backward, dtype, be, count, y, dy, dx);
     return CR_STATUS_OK;
 }
 
-cr_status cr_cpu_add(cr_backend *be, size_t count, const float *a, const float *b, float *y) {
+static inline void add(const cr_backend *be, size_t count, const void *a, const void *b, void *y,
+                       bool bf16) {
     ELEMENTWISE_LOOP
-    for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
+    for (size_t i = 0; i < count; i++)
+        cr_cpu_store(y, i, cr_cpu_load(a, i, bf16) + cr_cpu_load(b, i, bf16), bf16);
+}
+
+cr_status cr_cpu_add(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
+                     void *y) {
+    CR_TRY(cr_cpu_check_dtype(dtype, "add"));
+    BY_DTYPE(add, dtype, be, count, a, b, y);
     return CR_STATUS_OK;
 }
 
-cr_status cr_cpu_accumulate(cr_backend *be, size_t count, const float *src, float *dst) {
-    cr_cpu_add_into(be, dst, src, count);
+cr_status cr_cpu_accumulate(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
+                            void *dst) {
+    CR_TRY(cr_cpu_check_dtype(dtype, "accumulate"));
+    BY_DTYPE(add, dtype, be, count, dst, src, dst);
     return CR_STATUS_OK;
 }
 
@@ -37,14 +74,15 @@ cr_status cr_cpu_accumulate(cr_backend *be, size_t count, const float *src, floa
  * and neither depends on the thread count. out = in * mask * 1 / (1 - p). */
 
 static cr_status dropout_check(const cr_dropout_args *a, const char *pass) {
+    CR_TRY(cr_cpu_check_dtype(a->dtype, "dropout"));
     if (!(a->p >= 0.0f && a->p <= 1.0f))
         return cr_fail(CR_STATUS_INVALID, "dropout %s: p = %g is outside [0, 1]", pass,
                        (double)a->p);
     return CR_STATUS_OK;
 }
 
-static void dropout_apply(const cr_backend *be, const cr_dropout_args *a, const float *in,
-                          float *out) {
+static inline void dropout_apply(const cr_backend *be, const cr_dropout_args *a, const void *in,
+                                 void *out, bool bf16) {
     const cr_rng stream = cr_rng_stream(a->seed, a->stream, 0);
     const float p = a->p, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     const size_t count = a->count, blocks = (count + 3) / 4;
@@ -55,19 +93,19 @@ static void dropout_apply(const cr_backend *be, const cr_dropout_args *a, const 
         size_t end = 4 * b + 4 < count ? 4 * b + 4 : count;
         for (size_t i = 4 * b; i < end; i++) {
             float u = (float)(bits[i - 4 * b] >> 8) * 0x1.0p-24f; /* as cr_rng_uniform */
-            out[i] = u >= p ? in[i] * scale : 0.0f;
+            cr_cpu_store(out, i, u >= p ? cr_cpu_load(in, i, bf16) * scale : 0.0f, bf16);
         }
     }
 }
 
 cr_status cr_cpu_dropout_forward(cr_backend *be, const cr_dropout_args *a) {
     CR_TRY(dropout_check(a, "forward"));
-    dropout_apply(be, a, a->x, a->y);
+    BY_DTYPE(dropout_apply, a->dtype, be, a, a->x, a->y);
     return CR_STATUS_OK;
 }
 
 cr_status cr_cpu_dropout_backward(cr_backend *be, const cr_dropout_args *a) {
     CR_TRY(dropout_check(a, "backward"));
-    dropout_apply(be, a, a->dy, a->dx);
+    BY_DTYPE(dropout_apply, a->dtype, be, a, a->dy, a->dx);
     return CR_STATUS_OK;
 }

@@ -34,6 +34,7 @@ static cr_status bn_cache_get(cr_backend *be, cr_op_cache **slot, const cr_batch
     if (a->n < 1 || a->c < 1 || a->h < 1 || a->w < 1 || !(a->eps > 0.0f))
         return cr_fail(CR_STATUS_INVALID, "batchnorm %s: shape (%d, %d, %d, %d) or eps %g out of "
                        "range", pass, a->n, a->c, a->h, a->w, (double)a->eps);
+    CR_TRY(cr_cpu_check_dtype(a->dtype, "batchnorm"));
     if (!a->x || !a->gamma || !a->beta)
         return cr_fail(CR_STATUS_INVALID, "batchnorm %s: x, gamma and beta are required", pass);
     bn_key k = {a->c, be->threads};
@@ -61,12 +62,39 @@ static void rows_of(size_t rows, int t, int threads, size_t *begin, size_t *end)
     *end = rows * (size_t)(t + 1) / (size_t)threads;
 }
 
+/* The sums of one row of C channels into s0 and s1 (see channel_sums). With `relu_y`, dy counts
+ * only where the fused ReLU's output is positive. */
+static inline void row_sums(double *s0, double *s1, const void *x, const void *dy,
+                            const void *relu_y, const double *shift, bool squared, size_t base,
+                            int channels, bool bf16) {
+    if (dy) {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) {
+            float d = cr_cpu_load(dy, base + k, bf16);
+            if (relu_y && !(cr_cpu_load(relu_y, base + k, bf16) > 0.0f)) d = 0.0f;
+            s0[k] += (double)d * ((double)cr_cpu_load(x, base + k, bf16) - shift[k]);
+            s1[k] += d;
+        }
+    } else if (squared) {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) {
+            double d = (double)cr_cpu_load(x, base + k, bf16) - shift[k];
+            s0[k] += d * d;
+        }
+    } else {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) s0[k] += cr_cpu_load(x, base + k, bf16);
+    }
+}
+
 /* sums[0][k] = sum of x[., k] - shift[k]; with dy, sums[1][k] = sum of dy[., k] and
  * sums[0][k] = sum of dy[., k] * (x[., k] - shift[k]). Squared: sums[0][k] = sum (x - shift)^2.
- * x, dy: (rows, C); shift: (C) doubles or NULL; out: (2, C). */
-static void channel_sums(const bn_cache *c, const float *x, const float *dy, const double *shift,
-                         bool squared, size_t rows, double *out) {
+ * x, dy, relu_y: (rows, C) of the args' dtype; shift: (C) doubles or NULL; out: (2, C). */
+static void channel_sums(const bn_cache *c, const cr_batchnorm_args *a, const void *dy,
+                         const void *relu_y, const double *shift, bool squared, size_t rows,
+                         double *out) {
     const int channels = c->k.c;
+    const bool bf16 = a->dtype == CR_DTYPE_BF16;
     int used = 1; /* threads the team really had: only their partials are summed */
 #pragma omp parallel num_threads(c->k.threads)
     {
@@ -77,24 +105,10 @@ static void channel_sums(const bn_cache *c, const float *x, const float *dy, con
         size_t begin, end;
         rows_of(rows, t, omp_get_num_threads(), &begin, &end);
         for (size_t r = begin; r < end; r++) {
-            const float *xr = x + r * channels;
-            if (dy) {
-                const float *dr = dy + r * channels;
-#pragma omp simd
-                for (int k = 0; k < channels; k++) {
-                    s0[k] += (double)dr[k] * ((double)xr[k] - shift[k]);
-                    s1[k] += dr[k];
-                }
-            } else if (squared) {
-#pragma omp simd
-                for (int k = 0; k < channels; k++) {
-                    double d = (double)xr[k] - shift[k];
-                    s0[k] += d * d;
-                }
-            } else {
-#pragma omp simd
-                for (int k = 0; k < channels; k++) s0[k] += xr[k];
-            }
+            if (bf16)
+                row_sums(s0, s1, a->x, dy, relu_y, shift, squared, r * channels, channels, true);
+            else
+                row_sums(s0, s1, a->x, dy, relu_y, shift, squared, r * channels, channels, false);
         }
     }
     for (int k = 0; k < 2 * channels; k++) out[k] = 0.0;
@@ -102,24 +116,45 @@ static void channel_sums(const bn_cache *c, const float *x, const float *dy, con
         for (int k = 0; k < 2 * channels; k++) out[k] += c->partials[(size_t)t * 2 * channels + k];
 }
 
-/* y = (x - center) * scale + b per channel, or with dy given, y = dy * scale + (x - center) * a2
- * + b. Centering first keeps the digits a large mean would cancel away in x * scale + shift. */
-static void affine(const float *x, const float *dy, const float *center, const float *scale,
-                   const float *a2, const float *b, size_t rows, int channels, int threads,
-                   float *y) {
+/* The per-channel factors of one elementwise pass (see affine). */
+typedef struct affine_coef {
+    const float *center, *scale, *a2, *b;
+} affine_coef;
+
+/* One row of affine: y = (x - center) * scale + b, or with dy, dy * scale + (x - center) * a2 + b;
+ * `relu` clamps y at 0 (forward), `relu_y` masks dy where the fused output is not positive. */
+static inline void affine_row(const affine_coef *f, const void *x, const void *dy,
+                              const void *relu_y, bool relu, void *y, size_t base, int channels,
+                              bool bf16) {
+    const float *center = f->center, *scale = f->scale, *a2 = f->a2, *b = f->b;
+    if (dy) {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) {
+            float d = cr_cpu_load(dy, base + k, bf16);
+            if (relu_y && !(cr_cpu_load(relu_y, base + k, bf16) > 0.0f)) d = 0.0f;
+            float v = d * scale[k] + (cr_cpu_load(x, base + k, bf16) - center[k]) * a2[k] + b[k];
+            cr_cpu_store(y, base + k, v, bf16);
+        }
+    } else {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) {
+            float v = (cr_cpu_load(x, base + k, bf16) - center[k]) * scale[k] + b[k];
+            cr_cpu_store(y, base + k, relu && v < 0.0f ? 0.0f : v, bf16);
+        }
+    }
+}
+
+/* Centering first keeps the digits a large mean would cancel away in x * scale + shift. The fused
+ * ReLU's clamp (forward) and mask (backward, reading relu_y) happen in the same pass. */
+static void affine(const cr_batchnorm_args *a, const affine_coef *f, const void *dy,
+                   const void *relu_y, bool relu, int threads, void *y) {
+    const size_t rows = (size_t)a->n * a->h * a->w;
+    const int channels = a->c;
+    const bool bf16 = a->dtype == CR_DTYPE_BF16;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * channels;
-        float *yr = y + r * channels;
-        if (dy) {
-            const float *dr = dy + r * channels;
-#pragma omp simd
-            for (int k = 0; k < channels; k++)
-                yr[k] = dr[k] * scale[k] + (xr[k] - center[k]) * a2[k] + b[k];
-        } else {
-#pragma omp simd
-            for (int k = 0; k < channels; k++) yr[k] = (xr[k] - center[k]) * scale[k] + b[k];
-        }
+        if (bf16) affine_row(f, a->x, dy, relu_y, relu, y, r * channels, channels, true);
+        else affine_row(f, a->x, dy, relu_y, relu, y, r * channels, channels, false);
     }
 }
 
@@ -136,9 +171,9 @@ cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
                        "(N=%d, H=%d, W=%d) has no variance", a->n, a->h, a->w);
     const int channels = a->c;
     double mean[channels], var[channels], sums[2 * channels];
-    channel_sums(c, a->x, NULL, NULL, false, rows, sums);
+    channel_sums(c, a, NULL, NULL, NULL, false, rows, sums);
     for (int k = 0; k < channels; k++) mean[k] = sums[k] / (double)rows;
-    channel_sums(c, a->x, NULL, mean, true, rows, sums);
+    channel_sums(c, a, NULL, NULL, mean, true, rows, sums);
     float *scale = c->coef, *center = c->coef + channels;
     double m = a->momentum, unbias = (double)rows / (double)(rows - 1);
     for (int k = 0; k < channels; k++) {
@@ -153,7 +188,8 @@ cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
         if (a->running_var)
             a->running_var[k] = (float)(m * var[k] * unbias + (1 - m) * a->running_var[k]);
     }
-    affine(a->x, NULL, center, scale, NULL, a->beta, rows, channels, be->threads, a->y);
+    affine_coef f = {.center = center, .scale = scale, .b = a->beta};
+    affine(a, &f, NULL, NULL, a->relu, be->threads, a->y);
     return CR_STATUS_OK;
 }
 
@@ -167,8 +203,8 @@ cr_status cr_cpu_batchnorm_forward_infer(cr_backend *be, cr_op_cache **cache,
     float *scale = c->coef;
     for (int k = 0; k < a->c; k++)
         scale[k] = (float)(a->gamma[k] / sqrt((double)a->running_var[k] + a->eps));
-    affine(a->x, NULL, a->running_mean, scale, NULL, a->beta, (size_t)a->n * a->h * a->w, a->c,
-           be->threads, a->y);
+    affine_coef f = {.center = a->running_mean, .scale = scale, .b = a->beta};
+    affine(a, &f, NULL, NULL, a->relu, be->threads, a->y);
     return CR_STATUS_OK;
 }
 
@@ -185,7 +221,10 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
     size_t rows = (size_t)a->n * a->h * a->w;
     double mean[channels], sums[2 * channels];
     for (int k = 0; k < channels; k++) mean[k] = a->saved_mean[k];
-    channel_sums(c, a->x, a->dy, mean, false, rows, sums);
+    const void *relu_y = a->relu ? a->y : NULL;
+    if (a->relu && !relu_y)
+        return cr_fail(CR_STATUS_INVALID, "batchnorm backward: a fused ReLU needs its output y");
+    channel_sums(c, a, a->dy, relu_y, mean, false, rows, sums);
     const double *dot = sums, *sum_dy = sums + channels; /* sum dy (x - mean), sum dy */
     float *ca = c->coef, *cb = c->coef + channels, *cc = c->coef + 2 * channels;
     float *center = c->coef + 3 * channels;
@@ -200,6 +239,7 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
         if (a->dgamma) a->dgamma[k] += (float)(dot[k] * invstd);
         if (a->dbeta) a->dbeta[k] += (float)sum_dy[k];
     }
-    affine(a->x, a->dy, center, ca, cb, cc, rows, channels, be->threads, a->dx);
+    affine_coef f = {.center = center, .scale = ca, .a2 = cb, .b = cc};
+    affine(a, &f, a->dy, relu_y, false, be->threads, a->dx);
     return CR_STATUS_OK;
 }

@@ -7,7 +7,7 @@
 
 typedef struct pool_key {
     int kind, n, c, h_in, w_in, h_out, w_out;
-    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, exclude_pad;
+    int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, exclude_pad, dtype;
 } pool_key;
 
 typedef struct pool_cache {
@@ -57,8 +57,9 @@ static void pool_geometry(const pool_key *k, dnnl_dims_t strides, dnnl_dims_t ke
 static cr_status pool_build(cr_backend *be, pool_cache *c) {
     const pool_key *k = &c->k;
     dnnl_dims_t x = {k->n, k->c, k->h_in, k->w_in}, y = {k->n, k->c, k->h_out, k->w_out};
-    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->x_md, 4, x, dnnl_f32, dnnl_nhwc));
-    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->y_md, 4, y, dnnl_f32, dnnl_nhwc));
+    dnnl_data_type_t dt = k->dtype == CR_DTYPE_BF16 ? dnnl_bf16 : dnnl_f32;
+    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->x_md, 4, x, dt, dnnl_nhwc));
+    CR_DNNL(dnnl_memory_desc_init_by_tag(&c->y_md, 4, y, dt, dnnl_nhwc));
     dnnl_dims_t strides, kernel, dilation, pad_l, pad_r;
     pool_geometry(k, strides, kernel, dilation, pad_l, pad_r);
     dnnl_pooling_v2_desc_t d;
@@ -81,6 +82,7 @@ static cr_status pool_build(cr_backend *be, pool_cache *c) {
 
 static cr_status pool_cache_get(cr_backend *be, cr_op_cache **slot, const cr_pool2d_args *a,
                                 const char *pass, pool_cache **out) {
+    CR_TRY(cr_cpu_check_dtype(a->dtype, "pool2d"));
     if (a->kind != CR_POOL_MAX && a->kind != CR_POOL_AVG)
         return cr_fail(CR_STATUS_INVALID, "pool2d %s: unknown kind %d", pass, (int)a->kind);
     if (a->n < 1 || a->c < 1 || a->h_in < 1 || a->w_in < 1 || a->kernel_h < 1 ||
@@ -97,7 +99,7 @@ static cr_status pool_cache_get(cr_backend *be, cr_op_cache **slot, const cr_poo
                        "%dx%d", pass, a->h_out, a->w_out, a->h_in, a->w_in, h, w);
     pool_key k = {(int)a->kind, a->n, a->c, a->h_in, a->w_in, a->h_out, a->w_out, a->kernel_h,
                   a->kernel_w, a->stride_h, a->stride_w, a->pad_h, a->pad_w,
-                  a->kind == CR_POOL_AVG && a->exclude_pad};
+                  a->kind == CR_POOL_AVG && a->exclude_pad, (int)a->dtype};
     cr_cpu_enter(be);
     *out = (pool_cache *)cr_cpu_cache_match(slot, CR_CPU_CACHE_POOL, &k, sizeof k);
     if (*out) return CR_STATUS_OK;

@@ -1,0 +1,109 @@
+/* The step: upload, forward, loss, backward and optimizer for one batch, and the loss and logits
+ * brought back to the host. Every pass over data, from training to the parity tool, goes here. */
+#include "crescendo/step.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "crescendo/log.h"
+
+struct cr_step {
+    cr_graph *graph;
+    cr_optimizer *optimizer;
+    cr_step_config config;
+    float *logits;         /* (capacity, K) host copy of the last forward's logits */
+    int logits_capacity;
+    cr_step_times times;
+};
+
+cr_status cr_step_create(cr_graph *graph, cr_optimizer *optimizer, const cr_step_config *config,
+                         cr_step **out) {
+    cr_step *s = calloc(1, sizeof *s);
+    if (!s) return cr_fail(CR_STATUS_NOMEM, "cannot allocate a step");
+    s->graph = graph;
+    s->optimizer = optimizer;
+    s->config = *config;
+    *out = s;
+    return CR_STATUS_OK;
+}
+
+void cr_step_destroy(cr_step *step) {
+    if (!step) return;
+    free(step->logits);
+    free(step);
+}
+
+cr_status cr_step_prepare(cr_step *step, int batch, int side) {
+    cr_graph *g = step->graph;
+    if (cr_graph_planned_batch(g) < batch || cr_graph_planned_side(g) != side)
+        CR_TRY(cr_graph_plan(g, batch, side, side));
+    int k = cr_graph_num_classes(g);
+    if (batch > step->logits_capacity) {
+        float *logits = realloc(step->logits, sizeof *logits * (size_t)batch * (size_t)k);
+        if (!logits) return cr_fail(CR_STATUS_NOMEM, "cannot allocate logits for %d images", batch);
+        step->logits = logits;
+        step->logits_capacity = batch;
+    }
+    return CR_STATUS_OK;
+}
+
+/* Ends a phase: with time_phases, waits for the backend and adds the phase's time. */
+static cr_status lap(cr_step *step, double *phase, double *start) {
+    if (!step->config.time_phases) return CR_STATUS_OK;
+    cr_backend *be = cr_graph_backend(step->graph);
+    CR_TRY(be->ops->synchronize(be));
+    double now = cr_now_seconds();
+    *phase = now - *start;
+    *start = now;
+    return CR_STATUS_OK;
+}
+
+static cr_status finish(cr_step *step, int n, float loss, cr_step_result *out) {
+    if (n > step->logits_capacity)
+        return cr_fail(CR_STATUS_INVALID, "a batch of %d before cr_step_prepare for it", n);
+    CR_TRY(cr_graph_download_logits(step->graph, step->logits));
+    out->loss = loss;
+    out->logits = step->logits;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_step_train(cr_step *step, const float *images, const int32_t *labels, int n,
+                        double lr, int64_t number, cr_step_result *out) {
+    if (!step->optimizer) return cr_fail(CR_STATUS_INVALID, "a training step needs an optimizer");
+    cr_graph *g = step->graph;
+    cr_step_times *t = &step->times;
+    double start = cr_now_seconds();
+    float loss;
+    CR_TRY(cr_graph_upload(g, images, labels, n));
+    CR_TRY(lap(step, &t->upload, &start));
+    CR_TRY(cr_graph_zero_grad(g));
+    cr_graph_set_dropout_seed(g, step->config.seed, (uint64_t)number);
+    CR_TRY(cr_graph_forward(g, true));
+    CR_TRY(cr_graph_loss(g, step->config.label_smoothing, &loss));
+    CR_TRY(lap(step, &t->forward, &start));
+    if (!isfinite(loss))
+        return cr_fail(CR_STATUS_DATA, "the training loss became %g at step %lld: lower --lr or "
+                       "check the data", (double)loss, (long long)number);
+    CR_TRY(cr_graph_backward(g));
+    CR_TRY(lap(step, &t->backward, &start));
+    CR_TRY(cr_optimizer_step(step->optimizer, lr));
+    CR_TRY(lap(step, &t->optimizer, &start));
+    return finish(step, n, loss, out);
+}
+
+cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,
+                       cr_step_result *out) {
+    float loss;
+    CR_TRY(cr_graph_upload(step->graph, images, labels, n));
+    CR_TRY(cr_graph_forward(step->graph, false));
+    CR_TRY(cr_graph_loss(step->graph, 0.0f, &loss));
+    return finish(step, n, loss, out);
+}
+
+cr_status cr_step_forward_train(cr_step *step, const float *images, int n, int64_t number) {
+    CR_TRY(cr_graph_upload(step->graph, images, NULL, n));
+    cr_graph_set_dropout_seed(step->graph, step->config.seed, (uint64_t)number);
+    return cr_graph_forward(step->graph, true);
+}
+
+cr_step_times cr_step_last_times(const cr_step *step) { return step->times; }
