@@ -86,9 +86,10 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w);
 /* The plan's batch (0 before any plan) and input size. */
 int cr_graph_planned_batch(const cr_graph *g);
 int cr_graph_planned_side(const cr_graph *g); /* the input's height; the trainer's are square */
-/* Multiply-adds of convolutions and linear layers in one sample's forward at the planned size,
- * counted as 2 FLOP each: the arithmetic the benchmarks divide by time. */
-double cr_graph_forward_flops(const cr_graph *g);
+/* Multiply-adds of convolutions and linear layers for one sample at the planned size, counted as
+ * 2 FLOP each: the forward's, or with `training` also the backward's (the weight gradient, and the
+ * input gradient of every layer but those reading the images). What benchmarks divide by time. */
+double cr_graph_flops(const cr_graph *g, bool training);
 /* Bytes of activation memory the current plan holds, for logs and the memory test. */
 size_t cr_graph_activation_bytes(const cr_graph *g);
 

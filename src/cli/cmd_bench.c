@@ -28,7 +28,7 @@ typedef struct bench_args {
 typedef struct bench_result {
     double *times;       /* (steps) seconds */
     cr_step_times *phases; /* (steps), in the order of times */
-    double step_flop;    /* arithmetic of one training step: 3x the forward's */
+    double step_flop;    /* arithmetic of one training step (cr_graph_flops) */
 } bench_result;
 
 /* Sorts the step times and their phases together. */
@@ -65,7 +65,7 @@ static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
     if (s == CR_STATUS_OK)
         s = cr_step_create(g, opt, &(cr_step_config){.time_phases = true}, &step);
     if (s == CR_STATUS_OK) s = cr_step_prepare(step, a->batch_size, side);
-    if (s == CR_STATUS_OK) out->step_flop = 3.0 * cr_graph_forward_flops(g) * a->batch_size;
+    if (s == CR_STATUS_OK) out->step_flop = cr_graph_flops(g, true) * a->batch_size;
     cr_rng rng = cr_rng_stream(1, (uint64_t)side, 0);
     for (size_t i = 0; images && i < count; i++) images[i] = cr_rng_normal(&rng);
     for (int i = 0; labels && i < a->batch_size; i++)

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/datasets.h"
+#include "cli/precision.h"
 #include "crescendo/files.h"
 #include "crescendo/model.h"
 #include "crescendo/trainer.h"
@@ -28,7 +29,6 @@ typedef struct train_args {
 
 static const char *const optimizers[] = {"sgd", "adamw", NULL};
 static const char *const lr_schedules[] = {"onecycle", "cosine", "step", "constant", NULL};
-static const char *const precisions[] = {"fp32", "bf16", "fp16", NULL};
 static const char *const devices[] = {"cpu", "cuda", NULL};
 static const char *const on_bad_choices[] = {"fail", "skip", NULL};
 static const char *const lr_scalings[] = {"linear", "sqrt", "none", NULL};
@@ -71,9 +71,6 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->early_stop = a->early_stop;
     c->warmup_epochs = a->warmup_epochs;
     c->seed = (uint64_t)a->seed;
-    if (a->precision != 0)
-        return cr_fail(CR_STATUS_UNSUPPORTED, "--precision %s is not available yet; use fp32",
-                       precisions[a->precision]);
     if (a->device != 0)
         return cr_fail(CR_STATUS_UNSUPPORTED, "--device cuda: this build has no CUDA backend");
     CR_TRY(cr_cli_parse_channels(a->mean, "mean", a->channels, c->mean));
@@ -278,8 +275,7 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "per-channel standard deviation divided by"},
         {"early-stop", 0, CR_OPTION_INT, &a.early_stop, "0", .metavar = "N", .min = 0,
          .max = 100000, .help = "stop after N epochs without a better val accuracy; 0: never"},
-        {"precision", 0, CR_OPTION_ENUM, &a.precision, "fp32", .choices = precisions,
-         .help = "arithmetic of convolutions and matrix products"},
+        CR_CLI_PRECISION_OPTION(a.precision),
         {"device", 0, CR_OPTION_ENUM, &a.device, "cpu", .choices = devices,
          .help = "where to train"},
         {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,
@@ -354,6 +350,7 @@ int cr_cmd_train(int argc, char **argv) {
     cr_backend *be = NULL;
     char *yaml = NULL;
     if (s == CR_STATUS_OK) s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
+    if (s == CR_STATUS_OK) s = cr_cli_precision(a.precision, be, &config.precision);
     if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
     if (s == CR_STATUS_OK) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);

@@ -211,14 +211,18 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
 
 size_t cr_graph_activation_bytes(const cr_graph *g) { return g->activation_bytes; }
 
-double cr_graph_forward_flops(const cr_graph *g) {
+double cr_graph_flops(const cr_graph *g, bool training) {
     double flop = 0.0;
     for (int i = 1; i < g->node_count; i++) {
         const cr_node *node = &g->nodes[i], *in = &g->nodes[node->inputs[0]];
+        double products = 0.0;
         if (node->op == CR_OP_CONV2D)
-            flop += 2.0 * cr_node_size(node) * (in->c / node->groups) * node->kernel * node->kernel;
+            products = 2.0 * cr_node_size(node) * (in->c / node->groups) * node->kernel *
+                       node->kernel;
         else if (node->op == CR_OP_LINEAR)
-            flop += 2.0 * (double)in->c * node->c;
+            products = 2.0 * (double)in->c * node->c;
+        int passes = !training ? 1 : node->inputs[0] == CR_GRAPH_INPUT ? 2 : 3;
+        flop += passes * products;
     }
     return flop;
 }

@@ -67,11 +67,18 @@ static void rows_of(size_t rows, int t, int threads, size_t *begin, size_t *end)
 static inline void row_sums(double *s0, double *s1, const void *x, const void *dy,
                             const void *relu_y, const double *shift, bool squared, size_t base,
                             int channels, bool bf16) {
-    if (dy) {
+    if (dy && relu_y) {
+#pragma omp simd
+        for (int k = 0; k < channels; k++) {
+            float keep = cr_cpu_load(relu_y, base + k, bf16) > 0.0f ? 1.0f : 0.0f;
+            float d = cr_cpu_load(dy, base + k, bf16) * keep;
+            s0[k] += (double)d * ((double)cr_cpu_load(x, base + k, bf16) - shift[k]);
+            s1[k] += d;
+        }
+    } else if (dy) {
 #pragma omp simd
         for (int k = 0; k < channels; k++) {
             float d = cr_cpu_load(dy, base + k, bf16);
-            if (relu_y && !(cr_cpu_load(relu_y, base + k, bf16) > 0.0f)) d = 0.0f;
             s0[k] += (double)d * ((double)cr_cpu_load(x, base + k, bf16) - shift[k]);
             s1[k] += d;
         }
@@ -131,7 +138,7 @@ static inline void affine_row(const affine_coef *f, const void *x, const void *d
 #pragma omp simd
         for (int k = 0; k < channels; k++) {
             float d = cr_cpu_load(dy, base + k, bf16);
-            if (relu_y && !(cr_cpu_load(relu_y, base + k, bf16) > 0.0f)) d = 0.0f;
+            if (relu_y) d = cr_cpu_load(relu_y, base + k, bf16) > 0.0f ? d : 0.0f;
             float v = d * scale[k] + (cr_cpu_load(x, base + k, bf16) - center[k]) * a2[k] + b[k];
             cr_cpu_store(y, base + k, v, bf16);
         }
