@@ -147,18 +147,45 @@ typedef struct cr_xent_args {
     float grad_scale;       /* 1, or the loss scale under fp16 */
 } cr_xent_args;
 
-/* One SGD step over a flat range, torch.optim.SGD's update:
+/* A run of parameters whose values, gradients and optimizer state are each contiguous and which
+ * share a weight decay (norms and biases usually go undecayed). An optimizer step takes the table
+ * of every segment of the trainable arena, so that one call and one pass cover the whole model. */
+typedef struct cr_optim_segment {
+    float *param;        /* (count) */
+    const float *grad;   /* (count) */
+    size_t state_offset; /* floats from the start of each state array of the step's args */
+    size_t count;
+    double weight_decay; /* >= 0, as PyTorch holds it (a double); each op rounds it as torch does */
+} cr_optim_segment;
+
+/* One torch.optim.SGD step over every segment:
  * g = grad + weight_decay * param; buf = momentum * buf + (1 - dampening) * g (buf = g on the first
  * step); g = nesterov ? g + momentum * buf : buf; param -= lr * g. */
 typedef struct cr_sgd_args {
-    size_t count;
-    float lr, momentum, dampening, weight_decay;
+    const cr_optim_segment *segments; /* (segment_count), host memory */
+    int segment_count;
+    float lr, momentum, dampening;
     bool nesterov;
     bool first_step;
-    float *param;
-    const float *grad;
-    float *momentum_buffer; /* NULL when momentum is 0 */
+    float *momentum_buffer; /* parallel to the segments by state_offset; NULL when momentum is 0 */
 } cr_sgd_args;
+
+/* One torch.optim.AdamW step (amsgrad off) over every segment, at step t counted from 1:
+ * param *= 1 - lr * weight_decay; m = beta1 * m + (1 - beta1) * grad;
+ * v = beta2 * v + (1 - beta2) * grad^2; param -= step_size * m / (sqrt(v) / bias2_sqrt + eps).
+ * The caller computes the scalars once per step, in double where torch computes in Python floats,
+ * and rounds them to float where torch's kernels do; the one scalar that differs per segment,
+ * 1 - lr * weight_decay, is left to the op, which computes it in double from lr. */
+typedef struct cr_adamw_args {
+    const cr_optim_segment *segments; /* (segment_count), host memory */
+    int segment_count;
+    double lr;
+    float beta1, one_minus_beta1, beta2, one_minus_beta2;
+    float step_size;  /* lr / (1 - beta1^t) */
+    float bias2_sqrt; /* sqrt(1 - beta2^t) */
+    float eps;
+    float *exp_avg, *exp_avg_sq; /* m and v, each parallel to the segments by state_offset */
+} cr_adamw_args;
 
 typedef struct cr_backend_ops {
     const char *name;
@@ -221,6 +248,7 @@ typedef struct cr_backend_ops {
     cr_status (*softmax_xent_forward)(cr_backend *be, const cr_xent_args *a);
     cr_status (*softmax_xent_backward)(cr_backend *be, const cr_xent_args *a);
     cr_status (*sgd_step)(cr_backend *be, const cr_sgd_args *a);
+    cr_status (*adamw_step)(cr_backend *be, const cr_adamw_args *a);
 } cr_backend_ops;
 
 struct cr_backend {

@@ -3,9 +3,9 @@
  * An optimizer updates a model's trainable cr_params from their gradients, with PyTorch's
  * arithmetic (torch.optim.SGD, torch.optim.AdamW). Its state — momentum buffers, Adam moments —
  * lives in one contiguous block of backend memory, laid out parallel to the parameters, so a step
- * is a few flat loops and a checkpoint a few named tensors. The learning rate is an argument of every
- * step: the schedules below compute it as a pure function of the step number, so resuming at step
- * k needs nothing but k. */
+ * is one backend op over the whole arena and a checkpoint a few named tensors. The learning rate is
+ * an argument of every step: the schedules below compute it as a pure function of the step number,
+ * so resuming at step k needs nothing but k. */
 #ifndef CRESCENDO_OPTIM_H
 #define CRESCENDO_OPTIM_H
 
@@ -44,8 +44,8 @@ typedef struct cr_optimizer cr_optimizer;
 /* An optimizer over params[0 .. count) (copied; buffers, CR_PARAM_BUFFER, are skipped). Values and
  * gradients must be F32 in `be`'s memory and stay where they are for the optimizer's life. State
  * starts at zero and the step count at 0. Fails with CR_STATUS_INVALID on a config out of range,
- * CR_STATUS_NOMEM when the state cannot be allocated, and CR_STATUS_UNSUPPORTED for AdamW on a
- * backend other than the CPU (it has no adamw slot in the op table yet). */
+ * CR_STATUS_NOMEM when the state cannot be allocated, and CR_STATUS_UNSUPPORTED when the backend
+ * has no step for the chosen optimizer. */
 cr_status cr_optimizer_create(cr_backend *be, const cr_optimizer_config *config,
                               const cr_param *params, int count, cr_optimizer **out);
 void cr_optimizer_destroy(cr_optimizer *opt);

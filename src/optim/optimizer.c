@@ -43,7 +43,7 @@ static double decay_of(const cr_optimizer_config *c, const cr_param *p) {
 }
 
 /* Merges neighbours whose memory is contiguous and whose decay agrees: a model built in one arena
- * then steps in a handful of calls instead of one per tensor. */
+ * then steps over a handful of segments instead of one per tensor. */
 static cr_status build_segments(cr_optimizer *opt) {
     opt->segments = calloc((size_t)opt->count + 1, sizeof *opt->segments);
     if (!opt->segments) return cr_fail(CR_STATUS_NOMEM, "optimizer: out of memory");
@@ -184,7 +184,7 @@ static cr_status find_state(const cr_optimizer *opt, const cr_safetensors *file,
                                          v->ndim, v->shape, &t));
             if (copy)
                 CR_TRY(opt->be->ops->copy_from_host(
-                    opt->be, opt->state + (size_t)s * opt->slot_floats + opt->state_offset[i],
+                    opt->be, cr_optim_slot(opt, s) + opt->state_offset[i],
                     t->data, cr_tensor_bytes(t)));
         }
     return CR_STATUS_OK;

@@ -1,21 +1,11 @@
 /* optimizer_impl.h — what optimizer.c shares with the update rules in sgd.c and adamw.c.
- * optimizer.c owns parameters, state memory and checkpoints; a rule only updates segments. */
+ * optimizer.c owns parameters, state memory and checkpoints; a rule fills one backend step. */
 #ifndef CRESCENDO_OPTIMIZER_IMPL_H
 #define CRESCENDO_OPTIMIZER_IMPL_H
 
 #include "crescendo/optim.h"
 
 enum { CR_OPTIM_MAX_SLOTS = 2 };
-
-/* A run of consecutive parameters whose values, gradients and state are each contiguous and which
- * share a weight decay: one update call covers it. */
-typedef struct cr_optim_segment {
-    float *param;
-    const float *grad;
-    size_t state_offset; /* floats from the start of each state slot */
-    size_t count;
-    double weight_decay;
-} cr_optim_segment;
 
 /* An update rule. State is `slots` arrays (momentum; Adam's two moments), each parallel to the
  * concatenated trainable parameters. */
@@ -24,7 +14,7 @@ typedef struct cr_optim_rule {
     const char *slot_names[CR_OPTIM_MAX_SLOTS]; /* in checkpoint names: optimizer.<slot>.<param> */
     int (*slots)(const cr_optimizer_config *c);
     cr_status (*check)(const cr_optimizer_config *c, const cr_backend *be);
-    /* One update of every segment; `step` counts from 1 (this update included). */
+    /* One backend call updating every segment; `step` counts from 1 (this update included). */
     cr_status (*update)(cr_optimizer *opt, double lr, int64_t step);
 } cr_optim_rule;
 
@@ -40,7 +30,7 @@ struct cr_optimizer {
     size_t slot_floats;   /* floats per slot: every trainable element */
     int slots;
     float *state; /* (slots, slot_floats) in backend memory, NULL when stateless */
-    cr_optim_segment *segments;
+    cr_optim_segment *segments; /* (segment_count) the table every step passes to the backend */
     int segment_count;
     int64_t steps;
     /* export: names "optimizer.<slot>.<param>", (slots, count) + 1, and a host copy of the state
@@ -50,9 +40,10 @@ struct cr_optimizer {
     int64_t exported_steps;
 };
 
-/* The address of state slot `slot` for segment `s`. */
-static inline float *cr_optim_state(const cr_optimizer *opt, int slot, const cr_optim_segment *s) {
-    return opt->state + (size_t)slot * opt->slot_floats + s->state_offset;
+/* The start of state slot `slot`, parallel to the segments by their state_offset; NULL when the
+ * rule keeps no state. */
+static inline float *cr_optim_slot(const cr_optimizer *opt, int slot) {
+    return opt->state ? opt->state + (size_t)slot * opt->slot_floats : NULL;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* torch.optim.SGD: momentum, dampening, Nesterov and L2 weight decay. The arithmetic is the
- * backend's sgd_step, one call per segment; this file only checks the config and fills the args. */
+ * backend's sgd_step, one call over every segment; this file only checks the config and fills the
+ * args. */
 #include <math.h>
 
 #include "optim/optimizer_impl.h"
@@ -24,23 +25,17 @@ static cr_status sgd_check(const cr_optimizer_config *c, const cr_backend *be) {
 
 static cr_status sgd_update(cr_optimizer *opt, double lr, int64_t step) {
     const cr_optimizer_config *c = &opt->config;
-    for (int i = 0; i < opt->segment_count; i++) {
-        const cr_optim_segment *s = &opt->segments[i];
-        cr_sgd_args a = {
-            .count = s->count,
-            .lr = (float)lr,
-            .momentum = (float)c->momentum,
-            .dampening = (float)c->dampening,
-            .weight_decay = (float)s->weight_decay,
-            .nesterov = c->nesterov,
-            .first_step = step == 1, /* torch starts the buffer as a copy of the gradient */
-            .param = s->param,
-            .grad = s->grad,
-            .momentum_buffer = opt->slots ? cr_optim_state(opt, 0, s) : NULL,
-        };
-        CR_TRY(opt->be->ops->sgd_step(opt->be, &a));
-    }
-    return CR_STATUS_OK;
+    cr_sgd_args a = {
+        .segments = opt->segments,
+        .segment_count = opt->segment_count,
+        .lr = (float)lr,
+        .momentum = (float)c->momentum,
+        .dampening = (float)c->dampening,
+        .nesterov = c->nesterov,
+        .first_step = step == 1, /* torch starts the buffer as a copy of the gradient */
+        .momentum_buffer = cr_optim_slot(opt, 0),
+    };
+    return opt->be->ops->sgd_step(opt->be, &a);
 }
 
 const cr_optim_rule cr_optim_sgd_rule = {

@@ -4,7 +4,8 @@
  * Tolerances. An element passes when |got - want| <= tol * (|want| + mean |want|), the mean taken
  * over the whole tensor: relative for typical elements, not fooled by one that cancels to zero.
  *   GC_FORWARD_TOL  1e-5: a float forward against the double reference on the same float inputs
- *   GC_GRAD_TOL     1e-4: a float gradient against central differences of the double reference */
+ *   GC_GRAD_TOL     1e-4: a float gradient against central differences of the double reference
+ * The optimizer steps are checked on a segment table shaped like a model's (gc_optim_segments). */
 #ifndef CRESCENDO_GRADCHECK_H
 #define CRESCENDO_GRADCHECK_H
 
@@ -154,6 +155,25 @@ static inline void gc_check_grad(const char *what, gc_fn f, void *ctx, double *x
     free(want);
     free(got_at);
     free(base_at);
+}
+
+/* An optimizer's segment table as a model's arena gives it: large decayed weights between small
+ * undecayed norm runs, over one array of GC_OPTIM_COUNT floats (above the parallel threshold, with
+ * an odd tail), so that the threads' shares start inside segments and one share spans several.
+ * Each segment's state_offset is its offset in the array: state and references index alike. */
+enum { GC_OPTIM_SEGMENTS = 5 };
+static const size_t gc_optim_sizes[GC_OPTIM_SEGMENTS] = {20000, 64, 29, 45003, 10};
+enum { GC_OPTIM_COUNT = 20000 + 64 + 29 + 45003 + 10 };
+
+static inline void gc_optim_segments(cr_optim_segment *out, float *param, const float *grad,
+                                     double weight_decay) {
+    size_t at = 0;
+    for (int i = 0; i < GC_OPTIM_SEGMENTS; i++) {
+        out[i] = (cr_optim_segment){.param = param + at, .grad = grad + at, .state_offset = at,
+                                    .count = gc_optim_sizes[i],
+                                    .weight_decay = i % 2 ? 0.0 : weight_decay};
+        at += gc_optim_sizes[i];
+    }
 }
 
 #endif

@@ -214,6 +214,7 @@ static const cr_backend_ops cpu_ops = {
     .softmax_xent_forward = cr_cpu_softmax_xent_forward,
     .softmax_xent_backward = cr_cpu_softmax_xent_backward,
     .sgd_step = cr_cpu_sgd_step,
+    .adamw_step = cr_cpu_adamw_step,
 };
 
 cr_status cr_cpu_backend_create(int threads, cr_backend **out) {

@@ -152,5 +152,6 @@ cr_status cr_cpu_softmax_xent_forward(cr_backend *be, const cr_xent_args *a);
 cr_status cr_cpu_softmax_xent_backward(cr_backend *be, const cr_xent_args *a);
 
 cr_status cr_cpu_sgd_step(cr_backend *be, const cr_sgd_args *a);
+cr_status cr_cpu_adamw_step(cr_backend *be, const cr_adamw_args *a);
 
 #endif

@@ -1,6 +1,7 @@
 /* Unit tests of the optimizers on the CPU backend: SGD and AdamW against the update rules written
- * out in double below, weight decay kept off BatchNorm and biases, state checkpoints and their
- * errors. test_optim_torch.py compares with torch.optim through this program's helper mode:
+ * out in double below, weight decay kept off BatchNorm and biases, one backend call per step,
+ * state checkpoints and their errors. test_optim_torch.py compares with torch.optim through this
+ * program's helper mode:
  *   --run sgd|adamw lrs=0.1,0.05 [momentum=F dampening=F nesterov=0|1 wd=F decay_all=0|1
  *         beta1=F beta2=F eps=F]     prints "name index value" for every parameter element */
 #include <math.h>
@@ -179,7 +180,7 @@ static void test_adamw_matches_reference(cr_backend *be) {
     check_against_reference(be, &c, __LINE__);
 }
 
-/* Contiguous neighbours with the same decay share one update call. */
+/* Contiguous neighbours with the same decay share one segment. */
 static void test_segments(cr_backend *be) {
     fixture f;
     fixture_init(&f, be);
@@ -197,6 +198,41 @@ static void test_segments(cr_backend *be) {
     opt = make(&f, &c);
     CHECK(opt && opt->state == NULL && cr_optimizer_state_count(opt) == 1);
     cr_optimizer_destroy(opt);
+    fixture_release(&f);
+}
+
+/* A backend that counts the optimizer steps it is asked for and forwards them to the CPU's. */
+static const cr_backend_ops *counted_ops;
+static int sgd_calls, adamw_calls;
+
+static cr_status counting_sgd(cr_backend *be, const cr_sgd_args *a) {
+    sgd_calls++;
+    return counted_ops->sgd_step(be, a);
+}
+
+static cr_status counting_adamw(cr_backend *be, const cr_adamw_args *a) {
+    adamw_calls++;
+    return counted_ops->adamw_step(be, a);
+}
+
+/* Whatever the number of segments, a step is one backend call: one fork of the threads. */
+static void test_one_call_per_step(cr_backend *be) {
+    counted_ops = be->ops;
+    cr_backend_ops ops = *be->ops;
+    ops.sgd_step = counting_sgd;
+    ops.adamw_step = counting_adamw;
+    cr_backend counting = *be;
+    counting.ops = &ops;
+    fixture f;
+    fixture_init(&f, &counting);
+    cr_optimizer_config configs[2] = {sgd_recipe(), cr_optimizer_defaults(CR_OPTIMIZER_ADAMW)};
+    for (int i = 0; i < 2; i++) {
+        cr_optimizer *opt = make(&f, &configs[i]);
+        CHECK(opt && opt->segment_count == 4);
+        for (int t = 1; opt && t <= 3; t++) CHECK_OK(cr_optimizer_step(opt, 0.1));
+        cr_optimizer_destroy(opt);
+    }
+    CHECK(sgd_calls == 3 && adamw_calls == 3);
     fixture_release(&f);
 }
 
@@ -379,6 +415,7 @@ int main(int argc, char **argv) {
     test_sgd_matches_reference(be);
     test_adamw_matches_reference(be);
     test_segments(be);
+    test_one_call_per_step(be);
     test_checkpoints(be, dir);
     test_rejects_bad_configs(be);
     rmdir(dir);
