@@ -187,6 +187,18 @@ typedef struct cr_adamw_args {
     float *exp_avg, *exp_avg_sq; /* m and v, each parallel to the segments by state_offset */
 } cr_adamw_args;
 
+/* What a backend reports about its kernels and its machine: `crescendo info` prints it, and a
+ * precision the hardware cannot run fast is refused up front (cr_backend_supports). */
+typedef struct cr_backend_info {
+    char library[32];         /* the kernel library, lower case: "onednn" */
+    char version[32];         /* its version: "2.6.3" */
+    char isa[32];             /* the instruction set its kernels use: "avx512_core_amx" */
+    int threads;              /* this backend's compute threads */
+    int processors;           /* processors this process may run on */
+    char omp_num_threads[32]; /* the environment's OMP_NUM_THREADS, "" when unset */
+    bool bf16;                /* bf16 arithmetic at full speed (CPU: AVX512-BF16 or AMX kernels) */
+} cr_backend_info;
+
 typedef struct cr_backend_ops {
     const char *name;
 
@@ -249,6 +261,9 @@ typedef struct cr_backend_ops {
     cr_status (*softmax_xent_backward)(cr_backend *be, const cr_xent_args *a);
     cr_status (*sgd_step)(cr_backend *be, const cr_sgd_args *a);
     cr_status (*adamw_step)(cr_backend *be, const cr_adamw_args *a);
+
+    /* fills *out, reading the environment afresh */
+    cr_status (*info)(const cr_backend *be, cr_backend_info *out);
 } cr_backend_ops;
 
 struct cr_backend {
@@ -270,5 +285,8 @@ void cr_backend_destroy(cr_backend *be);
 /* "cpu" or "cuda"; the library's list of built-in backends for `crescendo info`. */
 const char *cr_device_name(cr_device device);
 int cr_backend_available(cr_device device);
+/* Whether `be` runs arithmetic in `compute` at full speed: F32 always, BF16 where its info says so,
+ * nothing else yet; so that a --precision the machine cannot run is refused before training. */
+bool cr_backend_supports(const cr_backend *be, cr_dtype compute);
 
 #endif

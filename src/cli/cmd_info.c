@@ -1,12 +1,9 @@
 /* `crescendo info`: what this build and this machine offer, the first thing to paste in a bug report
  * and the quickest way to see why training is slower than expected (no AVX-512, one thread). */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <oneapi/dnnl/dnnl.h>
 
 #include "cli/commands.h"
 #include "crescendo/backend.h"
@@ -66,24 +63,9 @@ static void describe_cpu(cpu_description *cpu) {
     fclose(file);
 }
 
-static const char *isa_name(dnnl_cpu_isa_t isa) {
-    switch (isa) {
-    case dnnl_cpu_isa_all: return "all";
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    }
-    return "unknown";
-}
-
-static void print_info(void) {
+/* The build and the machine, then what the CPU backend reports: the threads it computes with and
+ * oneDNN's kernels, and so whether --precision bf16 can run. */
+static cr_status print_info(void) {
     printf("crescendo %s\n", cr_version());
 
     const cr_device devices[] = {CR_DEVICE_CPU, CR_DEVICE_CUDA};
@@ -102,15 +84,22 @@ static void print_info(void) {
                cpu.has[i] < 0 ? "unknown" : cpu.has[i] ? "yes" : "no",
                i + 1 < FEATURE_COUNT ? "," : "\n");
 
-    const char *omp_env = getenv("OMP_NUM_THREADS");
+    cr_backend *be = NULL;
+    cr_backend_info info;
+    CR_TRY(cr_backend_create(CR_DEVICE_CPU, 0, &be));
+    cr_status s = be->ops->info(be, &info);
+    cr_backend_destroy(be);
+    if (s != CR_STATUS_OK) return s;
     printf("cores:    %ld online, %d usable by this process\n", sysconf(_SC_NPROCESSORS_ONLN),
-           omp_get_num_procs());
-    printf("openmp:   %d threads (OMP_NUM_THREADS %s)\n", omp_get_max_threads(),
-           omp_env ? omp_env : "unset");
-
-    const dnnl_version_t *dnnl = dnnl_version();
-    printf("onednn:   %d.%d.%d, kernels for %s\n", dnnl->major, dnnl->minor, dnnl->patch,
-           isa_name(dnnl_get_effective_cpu_isa()));
+           info.processors);
+    printf("openmp:   %d threads (OMP_NUM_THREADS %s)\n", info.threads,
+           info.omp_num_threads[0] ? info.omp_num_threads : "unset");
+    char label[sizeof info.library + 1];
+    snprintf(label, sizeof label, "%s:", info.library);
+    printf("%-9s %s, kernels for %s\n", label, info.version, info.isa);
+    printf("bf16:     %s (%s kernels%s)\n", info.bf16 ? "supported" : "not supported", info.isa,
+           info.bf16 ? "" : "; bf16 needs AVX512-BF16 or AMX");
+    return CR_STATUS_OK;
 }
 
 int cr_cmd_info(int argc, char **argv) {
@@ -120,11 +109,12 @@ int cr_cmd_info(int argc, char **argv) {
         .usage = "[options]",
         .description = "Prints the version, the backends built in, the CPU model and the features "
                        "the kernels use (avx2, avx512f, avx512_bf16, amx), the core and OpenMP "
-                       "thread counts and the oneDNN version.",
+                       "thread counts, the oneDNN version and instruction set, and whether bf16 "
+                       "arithmetic is supported.",
         .options = options,
     };
     int status = cr_cli_parse(&spec, argc, argv);
     if (status != CR_CLI_CONTINUE) return status;
-    print_info();
-    return CR_EXIT_OK;
+    cr_status s = print_info();
+    return s == CR_STATUS_OK ? CR_EXIT_OK : cr_cli_failure(s);
 }

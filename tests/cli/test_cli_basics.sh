@@ -63,6 +63,12 @@ has out "backends: cpu (available)"
 has out "avx512_bf16"
 has out "openmp:"
 has out "onednn:"
+has out "bf16:     "
+# oneDNN capped at AVX2 has no bf16 kernels, whatever the CPU; the thread count is crescendo's
+DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 expect 0 -- info
+has out "kernels for avx2"
+has out "bf16:     not supported (avx2 kernels; bf16 needs AVX512-BF16 or AMX)"
+has out "(OMP_NUM_THREADS 1)"
 expect 0 -- -v info
 has out "backends:"
 

@@ -1,6 +1,8 @@
-/* The CPU backend itself: oneDNN engine and stream, host memory, op caches and the op table.
+/* The CPU backend itself: oneDNN engine and stream, host memory, op caches, its report of oneDNN
+ * and OpenMP (the rest of the program asks it rather than including them) and the op table.
  * Also the oneDNN glue every op file shares, so that error mapping and kernel logging live once. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +180,48 @@ cr_status cr_cpu_execute_reorder(const cr_backend *be, dnnl_primitive_t p, dnnl_
     return cr_cpu_execute(be, p, 2, args);
 }
 
+/* what the backend reports */
+
+/* oneDNN's names for its x86 instruction sets. A table rather than a switch: a newer oneDNN adds
+ * values, which are printed in hexadecimal. */
+static const struct {
+    dnnl_cpu_isa_t isa;
+    const char *name;
+} isa_names[] = {
+    {dnnl_cpu_isa_all, "all"},
+    {dnnl_cpu_isa_sse41, "sse41"},
+    {dnnl_cpu_isa_avx, "avx"},
+    {dnnl_cpu_isa_avx2, "avx2"},
+    {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+    {dnnl_cpu_isa_avx512_mic, "avx512_mic"},
+    {dnnl_cpu_isa_avx512_mic_4ops, "avx512_mic_4ops"},
+    {dnnl_cpu_isa_avx512_core, "avx512_core"},
+    {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+    {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+    {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+};
+
+static cr_status cpu_info(const cr_backend *be, cr_backend_info *out) {
+    memset(out, 0, sizeof *out);
+    const dnnl_version_t *version = dnnl_version();
+    snprintf(out->library, sizeof out->library, "onednn");
+    snprintf(out->version, sizeof out->version, "%d.%d.%d", version->major, version->minor,
+             version->patch);
+    /* the effective ISA: the CPU's, lowered by DNNL_MAX_CPU_ISA when that is set */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    snprintf(out->isa, sizeof out->isa, "0x%x", (unsigned)isa);
+    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++)
+        if (isa_names[i].isa == isa) snprintf(out->isa, sizeof out->isa, "%s", isa_names[i].name);
+    /* each ISA's value holds the bits of those it extends: AMX and later include AVX512-BF16 */
+    const unsigned bf16_bits = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    out->bf16 = ((unsigned)isa & bf16_bits) == bf16_bits;
+    out->threads = be->threads;
+    out->processors = omp_get_num_procs();
+    const char *env = getenv("OMP_NUM_THREADS");
+    snprintf(out->omp_num_threads, sizeof out->omp_num_threads, "%s", env ? env : "");
+    return CR_STATUS_OK;
+}
+
 /* the backend */
 
 static const cr_backend_ops cpu_ops = {
@@ -215,6 +259,7 @@ static const cr_backend_ops cpu_ops = {
     .softmax_xent_backward = cr_cpu_softmax_xent_backward,
     .sgd_step = cr_cpu_sgd_step,
     .adamw_step = cr_cpu_adamw_step,
+    .info = cpu_info,
 };
 
 cr_status cr_cpu_backend_create(int threads, cr_backend **out) {

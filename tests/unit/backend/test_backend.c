@@ -1,7 +1,8 @@
 /* Unit tests of the backend registry and the CPU backend's memory ops: device names, CUDA absent
- * with a clear error, thread counts, aligned allocation, copies, zeroing and empty caches. */
-#include <omp.h>
+ * with a clear error, thread counts and the rest of the backend's report, aligned allocation,
+ * copies, zeroing and empty caches. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,39 @@ static void test_registry(void) {
 
 static void test_threads(void) {
     cr_backend *be = NULL;
+    cr_backend_info info;
     CHECK_OK(cr_backend_create(CR_DEVICE_CPU, 0, &be));
-    CHECK(be && be->threads == omp_get_num_procs() && be->device == CR_DEVICE_CPU);
-    CHECK(strcmp(be->ops->name, "cpu") == 0);
+    CHECK(be && be->device == CR_DEVICE_CPU && strcmp(be->ops->name, "cpu") == 0);
+    CHECK_OK(be->ops->info(be, &info));
+    CHECK(info.processors >= 1 && info.threads == info.processors && be->threads == info.threads);
     cr_backend_destroy(be);
     CHECK_OK(cr_backend_create(CR_DEVICE_CPU, 3, &be));
-    CHECK(be->threads == 3 && omp_get_max_threads() == 3);
+    CHECK_OK(be->ops->info(be, &info));
+    CHECK(be->threads == 3 && info.threads == 3);
+    cr_backend_destroy(be);
+}
+
+/* The rest of the report: oneDNN's version and instruction set, bf16 where that set has it, and
+ * OMP_NUM_THREADS as the environment holds it at the time of the call. */
+static void test_info(void) {
+    cr_backend *be = NULL;
+    cr_backend_info info;
+    CHECK_OK(cr_backend_create(CR_DEVICE_CPU, 2, &be));
+    unsetenv("OMP_NUM_THREADS");
+    CHECK_OK(be->ops->info(be, &info));
+    CHECK(strcmp(info.library, "onednn") == 0);
+    int major = -1, minor = -1, patch = -1;
+    CHECK(sscanf(info.version, "%d.%d.%d", &major, &minor, &patch) == 3 && major >= 2);
+    CHECK(info.isa[0] != '\0' && info.omp_num_threads[0] == '\0');
+    bool bf16_isa = strcmp(info.isa, "avx512_core_bf16") == 0 || strstr(info.isa, "amx") != NULL;
+    CHECK(info.bf16 == bf16_isa);
+    CHECK(cr_backend_supports(be, CR_DTYPE_F32));
+    CHECK(cr_backend_supports(be, CR_DTYPE_BF16) == info.bf16);
+    CHECK(!cr_backend_supports(be, CR_DTYPE_F16));
+    CHECK(setenv("OMP_NUM_THREADS", "5", 1) == 0);
+    CHECK_OK(be->ops->info(be, &info));
+    CHECK(strcmp(info.omp_num_threads, "5") == 0 && info.threads == 2);
+    unsetenv("OMP_NUM_THREADS");
     cr_backend_destroy(be);
 }
 
@@ -60,6 +88,7 @@ static void test_memory(void) {
 int main(void) {
     test_registry();
     test_threads();
+    test_info();
     test_memory();
     return cr_test_summary("unit/backend");
 }
