@@ -69,6 +69,12 @@ DNNL_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1 expect 0 -- info
 has out "kernels for avx2"
 has out "bf16:     not supported (avx2 kernels; bf16 needs AVX512-BF16 or AMX)"
 has out "(OMP_NUM_THREADS 1)"
+# ... and so --precision bf16 is refused before any work, naming the way out
+DNNL_MAX_CPU_ISA=AVX2 expect 1 -- bench train --model simple_cnn --channels 1 --resolution 28 \
+    --warmup 1 --steps 1 --precision bf16
+has err "--precision bf16: this cpu backend has no fast bf16 arithmetic on this machine (see crescendo info); use fp32"
+expect 2 -- bench train --precision fp16
+has err "fp16"
 expect 0 -- -v info
 has out "backends:"
 
