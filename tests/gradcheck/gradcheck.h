@@ -5,6 +5,7 @@
  * over the whole tensor: relative for typical elements, not fooled by one that cancels to zero.
  *   GC_FORWARD_TOL  1e-5: a float forward against the double reference on the same float inputs
  *   GC_GRAD_TOL     1e-4: a float gradient against central differences of the double reference
+ *   GC_BF16_TOL     4e-3: either, for a result stored in bf16
  * The optimizer steps are checked on a segment table shaped like a model's (gc_optim_segments). */
 #ifndef CRESCENDO_GRADCHECK_H
 #define CRESCENDO_GRADCHECK_H
@@ -22,6 +23,8 @@
 
 #define GC_FORWARD_TOL 1e-5
 #define GC_GRAD_TOL 1e-4
+/* An output stored in bf16 carries one rounding of at most 2^-9 of its value. */
+#define GC_BF16_TOL 4e-3
 
 /* The backend under test, with two threads (the count the determinism checks assume). Kernel
  * choices and warnings go to stdout, where ctest keeps them. */
@@ -139,8 +142,9 @@ static inline void gc_numeric_grad(gc_fn f, void *ctx, double *x, size_t count, 
  * them, which keeps a big-channel case to a second while still touching every region. */
 enum { GC_FULL = 600 };
 
-static inline void gc_check_grad(const char *what, gc_fn f, void *ctx, double *x, size_t count,
-                                 double h, const float *got, const float *base, double scale) {
+static inline void gc_check_grad_tol(const char *what, gc_fn f, void *ctx, double *x,
+                                     size_t count, double h, const float *got, const float *base,
+                                     double scale, double tol) {
     size_t picked = count <= GC_FULL ? count : GC_FULL;
     double *want = gc_alloc(picked * sizeof *want);
     float *got_at = gc_alloc(picked * sizeof *got_at);
@@ -151,10 +155,28 @@ static inline void gc_check_grad(const char *what, gc_fn f, void *ctx, double *x
         got_at[j] = got[i];
         base_at[j] = base ? base[i] : 0.0f;
     }
-    gc_compare_delta(what, got_at, base ? base_at : NULL, want, picked, scale, GC_GRAD_TOL);
+    gc_compare_delta(what, got_at, base ? base_at : NULL, want, picked, scale, tol);
     free(want);
     free(got_at);
     free(base_at);
+}
+
+static inline void gc_check_grad(const char *what, gc_fn f, void *ctx, double *x, size_t count,
+                                 double h, const float *got, const float *base, double scale) {
+    gc_check_grad_tol(what, f, ctx, x, count, h, got, base, scale, GC_GRAD_TOL);
+}
+
+/* bf16 copies of floats (rounded to nearest even), and floats of bf16 values. */
+static inline uint16_t *gc_to_bf16(const float *x, size_t count) {
+    uint16_t *b = gc_alloc(count * sizeof *b);
+    for (size_t i = 0; i < count; i++) b[i] = cr_f32_to_bf16(x[i]);
+    return b;
+}
+
+static inline float *gc_from_bf16(const uint16_t *b, size_t count) {
+    float *x = gc_alloc(count * sizeof *x);
+    for (size_t i = 0; i < count; i++) x[i] = cr_bf16_to_f32(b[i]);
+    return x;
 }
 
 /* An optimizer's segment table as a model's arena gives it: large decayed weights between small

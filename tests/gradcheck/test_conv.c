@@ -13,25 +13,42 @@ typedef struct conv_case {
     int dilation_h, dilation_w, groups;
     bool bias;
     cr_dtype compute;
+    cr_dtype activations; /* x, y, dy and dx stored in F32 or BF16 */
 } conv_case;
 
+#define F32 CR_DTYPE_F32
+#define BF16 CR_DTYPE_BF16
 static const conv_case cases[] = {
-    {"3x3 s1 p1, bias, 9x6", 2, 5, 9, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, CR_DTYPE_F32},
-    {"3x3 s2 p1, 11x8", 2, 8, 11, 8, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, false, CR_DTYPE_F32},
-    {"1x1 s1, 5x7", 2, 16, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1, false, CR_DTYPE_F32},
-    {"1x1 s2 (downsample), 7x6", 2, 8, 7, 6, 16, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, CR_DTYPE_F32},
-    {"7x7 s2 p3 (stem), 13x11", 2, 3, 13, 11, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1, false, CR_DTYPE_F32},
-    {"3x3 dilation 2 p2, 9x8", 2, 4, 9, 8, 6, 3, 3, 1, 1, 2, 2, 2, 2, 1, true, CR_DTYPE_F32},
-    {"3x3 groups 2, 7x6", 2, 8, 7, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, CR_DTYPE_F32},
-    {"3x3 depthwise, 7x6", 2, 8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, true, CR_DTYPE_F32},
-    {"3x3 depthwise x2 s2, 8x7", 2, 8, 8, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 8, false, CR_DTYPE_F32},
-    {"1x3 p(0,1) s(1,2), 5x9", 2, 4, 5, 9, 4, 1, 3, 1, 2, 0, 1, 1, 1, 1, true, CR_DTYPE_F32},
-    {"3x3 s1 p1 32->32, 5x5", 2, 32, 5, 5, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, CR_DTYPE_F32},
-    {"1x1 s2 64->64, 6x5", 2, 64, 6, 5, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, CR_DTYPE_F32},
-    {"bf16 3x3 s1 p1, 6x5", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, CR_DTYPE_BF16},
+    {"3x3 s1 p1, bias, 9x6", 2, 5, 9, 6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, F32, F32},
+    {"3x3 s2 p1, 11x8", 2, 8, 11, 8, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, false, F32, F32},
+    {"1x1 s1, 5x7", 2, 16, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1, false, F32, F32},
+    {"1x1 s2 (downsample), 7x6", 2, 8, 7, 6, 16, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, F32, F32},
+    {"7x7 s2 p3 (stem), 13x11", 2, 3, 13, 11, 8, 7, 7, 2, 2, 3, 3, 1, 1, 1, false, F32, F32},
+    {"3x3 dilation 2 p2, 9x8", 2, 4, 9, 8, 6, 3, 3, 1, 1, 2, 2, 2, 2, 1, true, F32, F32},
+    {"3x3 groups 2, 7x6", 2, 8, 7, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, F32, F32},
+    {"3x3 depthwise, 7x6", 2, 8, 7, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, true, F32, F32},
+    {"3x3 depthwise x2 s2, 8x7", 2, 8, 8, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 8, false, F32, F32},
+    {"1x3 p(0,1) s(1,2), 5x9", 2, 4, 5, 9, 4, 1, 3, 1, 2, 0, 1, 1, 1, 1, true, F32, F32},
+    {"3x3 s1 p1 32->32, 5x5", 2, 32, 5, 5, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, F32, F32},
+    {"1x1 s2 64->64, 6x5", 2, 64, 6, 5, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, F32, F32},
+    {"bf16 3x3 s1 p1, 6x5", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, BF16, F32},
     {"bf16 3x3 s2 p1 32->32, 5x5", 2, 32, 5, 5, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, false,
-     CR_DTYPE_BF16},
+     BF16, F32},
+    /* bf16 activations: small maps take the im2col + matmul weight gradient, larger ones and
+     * those with a bias oneDNN's direct kernel */
+    {"bf16 in bf16 3x3 s1 p1, 6x5", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false,
+     BF16, BF16},
+    {"bf16 in bf16 3x3 s2 p1 32->64, 7x6", 2, 32, 7, 6, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, false,
+     BF16, BF16},
+    {"bf16 in bf16 1x1 s2 32->64, 8x8", 2, 32, 8, 8, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1, false,
+     BF16, BF16},
+    {"bf16 in bf16 3x3 s1 p1, 20x18 (direct)", 1, 16, 20, 18, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+     false, BF16, BF16},
+    {"bf16 in bf16 3x3 s1 p1, bias, 6x5 (direct)", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1,
+     true, BF16, BF16},
 };
+#undef F32
+#undef BF16
 enum { CASES = sizeof cases / sizeof cases[0] };
 
 static cr_conv2d_args case_args(const conv_case *k) {
@@ -40,7 +57,7 @@ static cr_conv2d_args case_args(const conv_case *k) {
         .kernel_h = k->kernel_h, .kernel_w = k->kernel_w, .stride_h = k->stride_h,
         .stride_w = k->stride_w, .pad_h = k->pad_h, .pad_w = k->pad_w,
         .dilation_h = k->dilation_h, .dilation_w = k->dilation_w, .groups = k->groups,
-        .compute = k->compute};
+        .compute = k->compute, .x_dtype = k->activations, .y_dtype = k->activations};
     a.h_out = cr_conv2d_output_size(k->h_in, k->kernel_h, k->stride_h, k->pad_h, k->dilation_h);
     a.w_out = cr_conv2d_output_size(k->w_in, k->kernel_w, k->stride_w, k->pad_w, k->dilation_w);
     return a;
@@ -88,6 +105,27 @@ static double conv_loss(void *p) {
     return gc_dot(c->r, c->y, c->ny);
 }
 
+/* Activations as a case stores them. An input: the floats themselves, or their bf16 copy. An
+ * output: a buffer of the case's type, filled with NaN; `as_floats` reads it back. */
+static void *stored_input(const conv_case *k, float *values, size_t count) {
+    return k->activations == CR_DTYPE_BF16 ? (void *)gc_to_bf16(values, count) : (void *)values;
+}
+
+static void *output_buffer(const conv_case *k, size_t count) {
+    if (k->activations != CR_DTYPE_BF16) return gc_filled(count, NAN);
+    float *nan = gc_filled(count, NAN);
+    uint16_t *b = gc_to_bf16(nan, count);
+    free(nan);
+    return b;
+}
+
+static float *as_floats(const conv_case *k, void *buffer, size_t count) {
+    if (k->activations != CR_DTYPE_BF16) return buffer;
+    float *x = gc_from_bf16(buffer, count);
+    free(buffer);
+    return x;
+}
+
 static void check_case(cr_backend *be, cr_op_cache **cache, const conv_case *k, uint64_t seed) {
     cr_conv2d_args a = case_args(k);
     size_t nx = (size_t)a.n * a.h_in * a.w_in * a.c_in;
@@ -96,29 +134,35 @@ static void check_case(cr_backend *be, cr_op_cache **cache, const conv_case *k, 
     float *x = gc_uniform(nx, seed, 1, -1, 1), *w = gc_uniform(nw, seed, 2, -0.5f, 0.5f);
     float *b = gc_uniform(nb, seed, 3, -1, 1), *dy = gc_uniform(ny, seed, 4, -1, 1);
     bool bf16 = k->compute == CR_DTYPE_BF16;
+    size_t act = cr_dtype_size(k->activations);
+    double out_tol = k->activations == CR_DTYPE_BF16 ? GC_BF16_TOL : GC_FORWARD_TOL;
+    double grad_tol = k->activations == CR_DTYPE_BF16 ? GC_BF16_TOL : GC_GRAD_TOL;
+    void *xa = stored_input(k, x, nx), *dya = stored_input(k, dy, ny);
     double *(*seen)(const float *, size_t) = bf16 ? gc_to_double_bf16 : gc_to_double;
     double *xd = gc_to_double(x, nx), *wd = gc_to_double(w, nw), *bd = gc_to_double(b, nb);
     double *xs = seen(x, nx), *ws = seen(w, nw), *rs = seen(dy, ny), *yd = gc_alloc(ny * 8);
     char what[160];
 
     /* forward, twice: the same bits both times */
-    float *y = gc_filled(ny, NAN), *y2 = gc_filled(ny, NAN);
-    a.x = x, a.w = w, a.bias = k->bias ? b : NULL, a.y = y;
+    void *y_out = output_buffer(k, ny), *y2_out = output_buffer(k, ny);
+    a.x = xa, a.w = w, a.bias = k->bias ? b : NULL, a.y = y_out;
     CHECK_OK(be->ops->conv2d_forward(be, cache, &a));
-    a.y = y2;
+    a.y = y2_out;
     CHECK_OK(be->ops->conv2d_forward(be, cache, &a));
-    CHECK(memcmp(y, y2, ny * sizeof *y) == 0);
+    CHECK(memcmp(y_out, y2_out, ny * act) == 0);
+    float *y = as_floats(k, y_out, ny), *y2 = as_floats(k, y2_out, ny);
     conv_ref(&a, xs, ws, k->bias ? bd : NULL, yd);
     snprintf(what, sizeof what, "%s: forward", k->name);
-    gc_compare(what, y, yd, ny, GC_FORWARD_TOL);
+    gc_compare(what, y, yd, ny, out_tol);
 
     /* backward data: dx written over whatever was there */
-    float *dx = gc_filled(nx, NAN);
-    a.dy = dy, a.dx = dx;
+    void *dx_out = output_buffer(k, nx);
+    a.dy = dya, a.dx = dx_out;
     CHECK_OK(be->ops->conv2d_backward_data(be, cache, &a));
+    float *dx = as_floats(k, dx_out, nx);
     conv_ctx ctx = {&a, xd, ws, NULL, rs, yd, ny};
     snprintf(what, sizeof what, "%s: dx", k->name);
-    gc_check_grad(what, conv_loss, &ctx, xd, nx, 1e-2, dx, NULL, 1.0);
+    gc_check_grad_tol(what, conv_loss, &ctx, xd, nx, 1e-2, dx, NULL, 1.0, grad_tol);
 
     /* backward weights: added to what dw and dbias held, once and then twice */
     float *dw0 = gc_uniform(nw, seed, 5, -1, 1), *db0 = gc_uniform(nb, seed, 6, -1, 1);
@@ -157,6 +201,8 @@ static void check_case(cr_backend *be, cr_op_cache **cache, const conv_case *k, 
 
     float *bufs[] = {x, w, b, dy, y, y2, dx, dw0, db0, dw, db, dw_again};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    if (xa != x) free(xa);
+    if (dya != dy) free(dya);
     double *dbufs[] = {xd, wd, bd, xs, ws, rs, yd};
     for (size_t i = 0; i < sizeof dbufs / sizeof dbufs[0]; i++) free(dbufs[i]);
 }

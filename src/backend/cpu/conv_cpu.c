@@ -45,6 +45,7 @@ typedef struct conv_cache {
     dnnl_memory_desc_t dw_md;                     /* the weight gradient, f32, layout left open */
     dnnl_dims_t strides, dilation, pad_l, pad_r;
     conv_pass fwd, bwd_data, bwd_weights;
+    cr_cpu_conv_gemm *gemm_weights; /* the weight gradient as a matmul, where it applies */
 } conv_cache;
 
 static void staged_release(staged *s) {
@@ -87,6 +88,7 @@ static void conv_cache_destroy(cr_op_cache *base) {
     pass_release(&c->fwd);
     pass_release(&c->bwd_data);
     pass_release(&c->bwd_weights);
+    cr_cpu_conv_gemm_destroy(c->gemm_weights);
     free(c);
 }
 
@@ -346,6 +348,10 @@ cr_status cr_cpu_conv2d_backward_weights(cr_backend *be, cr_op_cache **cache,
         return cr_fail(CR_STATUS_INVALID, "conv2d backward weights: x, dy and dw are required");
     conv_cache *c;
     CR_TRY(conv_cache_get(be, cache, a, "backward weights", &c));
+    if (cr_cpu_conv_gemm_applies(a)) {
+        if (!c->gemm_weights) CR_TRY(cr_cpu_conv_gemm_create(be, a, &c->w_md, &c->gemm_weights));
+        return cr_cpu_conv_gemm_run(be, c->gemm_weights, a);
+    }
     conv_pass *p = &c->bwd_weights;
     CR_TRY(ensure(be, c, p, a->dbias != NULL, build_backward_weights));
     dnnl_memory_t in[2];

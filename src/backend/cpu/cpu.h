@@ -116,6 +116,15 @@ cr_status cr_cpu_conv2d_backward_data(cr_backend *be, cr_op_cache **cache, const
 cr_status cr_cpu_conv2d_backward_weights(cr_backend *be, cr_op_cache **cache,
                                          const cr_conv2d_args *a);
 
+/* The weight gradient of a bf16 convolution over a small map as im2col + matmul (conv_gemm_cpu.c),
+ * which conv_cpu.c uses where cr_cpu_conv_gemm_applies; dw_md is the caller's OIHW f32 layout. */
+typedef struct cr_cpu_conv_gemm cr_cpu_conv_gemm;
+bool cr_cpu_conv_gemm_applies(const cr_conv2d_args *a);
+cr_status cr_cpu_conv_gemm_create(cr_backend *be, const cr_conv2d_args *a,
+                                  const dnnl_memory_desc_t *dw_md, cr_cpu_conv_gemm **out);
+cr_status cr_cpu_conv_gemm_run(cr_backend *be, cr_cpu_conv_gemm *g, const cr_conv2d_args *a);
+void cr_cpu_conv_gemm_destroy(cr_cpu_conv_gemm *g);
+
 cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
                                          const cr_batchnorm_args *a);
 cr_status cr_cpu_batchnorm_forward_infer(cr_backend *be, cr_op_cache **cache,
