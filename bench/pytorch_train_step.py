@@ -8,7 +8,11 @@ the median step. A configuration whose 25 steps would take longer than --budget 
 reduced protocol instead — 2 warm-up steps and as many timed steps as fit, at least 3 — and says so
 in "protocol".
 
-Modes: fp32 (NCHW), fp32_cl (channels-last model and input), bf16 (torch.autocast on the CPU, NCHW).
+Modes: fp32 (NCHW), fp32_cl (channels-last model and input), bf16 (torch.autocast on the CPU, NCHW),
+bf16_cl (autocast, channels-last), and compile_fp32_cl / compile_bf16_cl, the channels-last ones with
+the model through torch.compile (its compilation falls in the warm-up steps). A mode this torch
+cannot run (torch.compile before torch 2, or a compiler failure) prints a line with "skipped" and
+the reason instead of a measurement.
 Threads: --threads for torch and for a pthread OpenBLAS if torch uses one (Debian's does).
 
   /usr/bin/python3 bench/pytorch_train_step.py --model resnet18 --resolution 64,128 --json
@@ -29,7 +33,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_common import environment, make_model, median, set_threads  # noqa: E402
 
-MODES = ("fp32", "fp32_cl", "bf16")
+MODES = ("fp32", "fp32_cl", "bf16", "bf16_cl", "compile_fp32_cl", "compile_bf16_cl")
 
 
 def build(args, model_name, resolution, mode):
@@ -38,19 +42,28 @@ def build(args, model_name, resolution, mode):
     model = make_model(model_name, args.num_classes, in_channels).train()
     x = torch.randn(args.batch_size, in_channels, resolution, resolution)
     y = torch.randint(0, args.num_classes, (args.batch_size,))
-    if mode == "fp32_cl":
+    if mode.endswith("_cl"):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    forward = model
+    if mode.startswith("compile_"):
+        if not hasattr(torch, "compile"):
+            raise Unavailable(f"torch {torch.__version__} has no torch.compile")
+        forward = torch.compile(model)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
-            loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in mode):
+            loss = F.cross_entropy(forward(x), y)
         loss.backward()
         opt.step()
 
     return step
+
+
+class Unavailable(Exception):
+    """A mode this torch cannot run."""
 
 
 def timed(step):
@@ -60,10 +73,19 @@ def timed(step):
 
 
 def measure(args, model_name, resolution, mode):
-    step = build(args, model_name, resolution, mode)
-    load_before = os.getloadavg()[0]
-    began = time.perf_counter()
-    warm = [timed(step), timed(step)]
+    skipped = {"model": model_name, "resolution": resolution, "batch_size": args.batch_size,
+               "mode": mode, **environment()}
+    try:
+        step = build(args, model_name, resolution, mode)
+        load_before = os.getloadavg()[0]
+        began = time.perf_counter()
+        warm = [timed(step), timed(step)]
+    except Unavailable as e:
+        return {**skipped, "skipped": str(e)}
+    except Exception as e:  # noqa: BLE001 - a compiler failure is a result to report, not a crash
+        if not mode.startswith("compile_"):
+            raise
+        return {**skipped, "skipped": f"torch.compile failed: {type(e).__name__}: {e}"[:300]}
     estimate = warm[-1]
     if (args.warmup + args.steps) * estimate <= args.budget:
         protocol = "full"
@@ -125,10 +147,14 @@ def main():
                 results.append(result)
                 print(json.dumps(result), flush=True)
     if not args.json:
-        print(f"\n{'model':<11} {'res':>4} {'batch':>5} {'mode':<8} {'img/s':>8} {'median ms':>10} "
+        print(f"\n{'model':<11} {'res':>4} {'batch':>5} {'mode':<15} {'img/s':>8} {'median ms':>10} "
               f"{'min ms':>8}  protocol")
         for r in results:
-            print(f"{r['model']:<11} {r['resolution']:>4} {r['batch_size']:>5} {r['mode']:<8} "
+            if "skipped" in r:
+                print(f"{r['model']:<11} {r['resolution']:>4} {r['batch_size']:>5} {r['mode']:<15} "
+                      f"skipped: {r['skipped']}")
+                continue
+            print(f"{r['model']:<11} {r['resolution']:>4} {r['batch_size']:>5} {r['mode']:<15} "
                   f"{r['images_per_sec']:>8.1f} {r['median_ms']:>10.1f} {r['min_ms']:>8.1f}  "
                   f"{r['protocol']} {r['warmup_steps']}+{r['timed_steps']}")
 
