@@ -285,6 +285,8 @@ void cr_backend_destroy(cr_backend *be);
 /* "cpu" or "cuda"; the library's list of built-in backends for `crescendo info`. */
 const char *cr_device_name(cr_device device);
 int cr_backend_available(cr_device device);
+/* What `be` runs on and with (cr_backend_info), for `crescendo info`. */
+cr_status cr_backend_describe(const cr_backend *be, cr_backend_info *out);
 /* Whether `be` runs arithmetic in `compute` at full speed: F32 always, BF16 where its info says so,
  * nothing else yet; so that a --precision the machine cannot run is refused before training. */
 bool cr_backend_supports(const cr_backend *be, cr_dtype compute);

@@ -37,11 +37,15 @@ const char *cr_device_name(cr_device device) {
 
 int cr_backend_available(cr_device device) { return device == CR_DEVICE_CPU; }
 
+cr_status cr_backend_describe(const cr_backend *be, cr_backend_info *out) {
+    return be->ops->info(be, out);
+}
+
 bool cr_backend_supports(const cr_backend *be, cr_dtype compute) {
     cr_backend_info info;
     switch (compute) {
     case CR_DTYPE_F32: return true;
-    case CR_DTYPE_BF16: return be->ops->info(be, &info) == CR_STATUS_OK && info.bf16;
+    case CR_DTYPE_BF16: return cr_backend_describe(be, &info) == CR_STATUS_OK && info.bf16;
     default: return false; /* fp16 arithmetic waits for a GPU backend */
     }
 }

@@ -87,7 +87,7 @@ static cr_status print_info(void) {
     cr_backend *be = NULL;
     cr_backend_info info;
     CR_TRY(cr_backend_create(CR_DEVICE_CPU, 0, &be));
-    cr_status s = be->ops->info(be, &info);
+    cr_status s = cr_backend_describe(be, &info);
     cr_backend_destroy(be);
     if (s != CR_STATUS_OK) return s;
     printf("cores:    %ld online, %d usable by this process\n", sysconf(_SC_NPROCESSORS_ONLN),
