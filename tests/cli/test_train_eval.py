@@ -10,12 +10,17 @@ PNG and half JPEG, listed in CSVs. Checked:
 - --random-crop trains, is kept in config.yaml, changes the training metrics but not what
   validation sees at a given model, and two runs with one seed write the same metrics.jsonl;
 - a CSV with other column names trains with --path-column, --target-column, --class-column;
+- --precision bf16 learns the task, keeps bf16 in config.yaml and on --resume, and writes a
+  checkpoint of the same fp32 tensors under the same names as an fp32 run, which eval scores in
+  either precision (on a CPU without bf16 arithmetic, that train refuses it instead);
 - each bad input (missing file, corrupt PNG, truncated JPEG, short row, non-numeric target,
   label >= class count, empty CSV) gives exit status 1 and a one-line error naming the file and
   row, or with --on-bad skip is skipped and counted.
 Exits non-zero on the first failed check."""
+import json
 import os
 import shutil
+import struct
 import sys
 import tempfile
 
@@ -180,6 +185,39 @@ def test_column_names(tmp, data):
     check(len(metrics(out)) == 1, "trained from renamed columns")
 
 
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+    header.pop("__metadata__", None)
+    return header
+
+
+def test_bf16(tmp, data, fp32_out):
+    out = os.path.join(tmp, "bf16")
+    if "bf16:     supported" not in run("info").stdout:
+        p = run(*train_args(data, out, "--precision", "bf16"), expect=1)
+        check("no fast bf16 arithmetic" in p.stderr, f"bf16 refused: {p.stderr[-200:]}")
+        return
+    part = os.path.join(tmp, "bf16-part")
+    kill_after_epochs(train_args(data, part, "--precision", "bf16"), part, 2)
+    run("train", "--resume", part)
+    rows = metrics(part)
+    check(len(rows) == 5 and rows[-1]["val_acc"] >= 0.9,
+          f"bf16 resumed and learned the task: {[r['val_acc'] for r in rows]}")
+    with open(os.path.join(part, "config.yaml")) as f:
+        check("precision: bf16" in f.read(), "config.yaml keeps --precision bf16")
+    ours = safetensors_header(os.path.join(part, "last.safetensors"))
+    theirs = safetensors_header(os.path.join(fp32_out, "last.safetensors"))
+    check({k: (v["dtype"], v["shape"]) for k, v in ours.items()} ==
+          {k: (v["dtype"], v["shape"]) for k, v in theirs.items()},
+          "a bf16 run's checkpoint has the fp32 run's tensors, types and shapes")
+    for precision in ("fp32", "bf16"):
+        p = run("eval", "--checkpoint", os.path.join(part, "last.safetensors"), "--data", data,
+                "--csv", "val.csv", "--precision", precision)
+        check("top-1 " in p.stdout, f"eval --precision {precision}: {p.stdout[-200:]}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
@@ -189,6 +227,7 @@ def main():
         test_random_crop(tmp, data, rows)
         test_bad_inputs(tmp, data)
         test_column_names(tmp, data)
+        test_bf16(tmp, data, out)
     finish()
 
 
