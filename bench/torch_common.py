@@ -1,7 +1,8 @@
 """What the PyTorch side of the comparisons shares: thread setup, the simple_cnn model, timing.
 
 Kept in one place so that `pytorch_train_step.py` and `fashion_mnist_pytorch.py` measure the same
-network under the same thread settings as `crescendo bench train` and `crescendo train`.
+network under the same thread settings as `crescendo bench train` and `crescendo train`, and so
+that tests/parity/test_simple_cnn_parity.py checks crescendo's simple_cnn against this very module.
 Runs with Debian's /usr/bin/python3 (torch 1.13) and with a newer torch in a venv.
 """
 import ctypes

@@ -1,10 +1,10 @@
-/* tool_parity: the crescendo side of the parity tests in tests/parity, through the same step as
- * training (crescendo/step.h).
+/* tool_parity: the crescendo side of the tests in tests/parity (test_*_parity.py), through the
+ * same step as training (crescendo/step.h).
  *   tool_parity train MODEL IN OUT [bf16]  loads weights, input and labels from IN; writes the
  *                                    logits, loss, gradients, running statistics and the weights
  *                                    after SGD steps, in fp32 or bf16 mixed precision
- *   tool_parity export MODEL OUT     writes a fresh model's state dict with an input and its
- *                                    eval-mode logits, for loading into torchvision */
+ *   tool_parity export MODEL OUT [C] writes a fresh model's state dict, an input of C channels
+ *                                    (default 3) and the eval-mode logits, to load into PyTorch */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,19 +91,21 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
                            cr_dtype precision) {
     cr_safetensors *file;
     CR_TRY(cr_safetensors_open(in, &file));
-    cr_model_config config = {.num_classes = CLASSES, .in_channels = 3};
     cr_graph *g = NULL;
     cr_optimizer *opt = NULL;
     cr_step *step = NULL;
     outputs o = {0};
     float *x = NULL;
     int32_t *labels = NULL;
-    cr_status s = cr_model_create(be, model, &config, 0, &g);
     const cr_tensor *input = cr_safetensors_find(file, "input");
     const cr_tensor *label64 = cr_safetensors_find(file, "labels");
-    if (s == CR_STATUS_OK && (!input || !label64 || input->ndim != 4 ||
-                              input->shape[2] != input->shape[3]))
+    cr_status s = CR_STATUS_OK;
+    if (!input || !label64 || input->ndim != 4 || input->shape[2] != input->shape[3])
         s = cr_fail(CR_STATUS_DATA, "%s: needs a square 'input' (N, C, H, W) and 'labels'", in);
+    /* the model takes as many channels as the input has: 3 for the ResNets, 1 for gray images */
+    cr_model_config config = {.num_classes = CLASSES,
+                              .in_channels = s == CR_STATUS_OK ? (int)input->shape[1] : 0};
+    if (s == CR_STATUS_OK) s = cr_model_create(be, model, &config, 0, &g);
     if (s == CR_STATUS_OK) s = cr_graph_set_precision(g, precision);
     if (s == CR_STATUS_OK)
         s = cr_graph_state_load(g, file, (const char *const[]){"input", "labels", NULL});
@@ -156,15 +158,16 @@ static cr_status run_train(cr_backend *be, const char *model, const char *in, co
 
 /* A fresh model whose running statistics moved (two training forwards), its state dict, an input
  * and the eval-mode logits on it. */
-static cr_status run_export(cr_backend *be, const char *model, const char *out) {
-    enum { N = 4, C = 3, H = 64, W = 64 };
-    cr_model_config config = {.num_classes = CLASSES, .in_channels = C};
+static cr_status run_export(cr_backend *be, const char *model, int c, const char *out) {
+    enum { N = 4, MAX_C = 3, H = 64, W = 64 };
+    if (c < 1 || c > MAX_C) return cr_fail(CR_STATUS_INVALID, "%d channels: 1 to %d", c, MAX_C);
+    cr_model_config config = {.num_classes = CLASSES, .in_channels = c};
     cr_graph *g;
     CR_TRY(cr_model_create(be, model, &config, 7, &g));
-    static float nchw[N * C * H * W];
+    static float nchw[N * MAX_C * H * W];
     cr_rng rng = cr_rng_stream(99, 0, 0);
-    for (size_t i = 0; i < sizeof nchw / sizeof nchw[0]; i++) nchw[i] = cr_rng_normal(&rng);
-    float *x = to_channels_last(nchw, N, C, H, W);
+    for (size_t i = 0; i < (size_t)N * c * H * W; i++) nchw[i] = cr_rng_normal(&rng);
+    float *x = to_channels_last(nchw, N, c, H, W);
     static int32_t labels[N];
     cr_step *step = NULL;
     cr_step_result r;
@@ -175,7 +178,7 @@ static cr_status run_export(cr_backend *be, const char *model, const char *out) 
     for (int i = 0; s == CR_STATUS_OK && i < 2; i++) s = cr_step_forward_train(step, x, N, i);
     if (s == CR_STATUS_OK) s = cr_step_eval(step, x, labels, N, &r);
     if (s == CR_STATUS_OK) s = emit_params(&o, g, "", false, false);
-    int64_t ishape[4] = {N, C, H, W}, lshape[2] = {N, CLASSES};
+    int64_t ishape[4] = {N, c, H, W}, lshape[2] = {N, CLASSES};
     cr_tensor it = cr_tensor_make(CR_DTYPE_F32, 4, ishape, NULL);
     cr_tensor lt = cr_tensor_make(CR_DTYPE_F32, 2, lshape, NULL);
     if (s == CR_STATUS_OK) s = emit(&o, "", "input", &it, nchw);
@@ -190,17 +193,18 @@ static cr_status run_export(cr_backend *be, const char *model, const char *out) 
 
 int main(int argc, char **argv) {
     bool train = (argc == 5 || argc == 6) && strcmp(argv[1], "train") == 0;
-    bool export = argc == 4 && strcmp(argv[1], "export") == 0;
+    bool export = (argc == 4 || argc == 5) && strcmp(argv[1], "export") == 0;
     bool bf16 = train && argc == 6 && strcmp(argv[5], "bf16") == 0;
     if ((!train && !export) || (train && argc == 6 && !bf16)) {
-        fprintf(stderr, "usage: tool_parity train MODEL IN OUT [bf16] | export MODEL OUT\n");
+        fprintf(stderr, "usage: tool_parity train MODEL IN OUT [bf16] | export MODEL OUT "
+                "[CHANNELS]\n");
         return 2;
     }
     cr_backend *be;
     cr_status s = cr_backend_create(CR_DEVICE_CPU, 0, &be);
     if (s == CR_STATUS_OK) {
         s = train ? run_train(be, argv[2], argv[3], argv[4], bf16 ? CR_DTYPE_BF16 : CR_DTYPE_F32)
-                  : run_export(be, argv[2], argv[3]);
+                  : run_export(be, argv[2], argc == 5 ? atoi(argv[4]) : 3, argv[3]);
         cr_backend_destroy(be);
     }
     if (s != CR_STATUS_OK) {
