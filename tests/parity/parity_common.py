@@ -91,12 +91,10 @@ def crescendo_train(name, label, model, x, y, tmp, *tool_args):
 
 
 def compare_groups(label, got, reference, runs, tol=TOL):
-    """compare() for every tensor of `reference`, skipping batch counters; prints the worst error
-    of each group of tensors (logits, loss, grad, after1, final)."""
+    """compare() for every tensor of `reference`; prints the worst error of each group of tensors
+    (logits, loss, grad, after1, final)."""
     groups = {}
     for key in reference:
-        if key.endswith("num_batches_tracked") and tol != TOL:
-            continue
         result = compare(f"{label} {key}", got[key], reference[key], [run[key] for run in runs],
                          tol)
         group = key.split(".")[0]
