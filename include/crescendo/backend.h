@@ -264,6 +264,10 @@ typedef struct cr_backend_ops {
 
     /* fills *out, reading the environment afresh */
     cr_status (*info)(const cr_backend *be, cr_backend_info *out);
+    /* The arithmetic rate this backend reaches at best in `compute` (F32 or BF16), in GFLOP/s:
+     * a large convolution timed on its own kernels in their preferred layouts, the ceiling that
+     * benchmarks hold a model's rate against. Takes a fraction of a second. */
+    cr_status (*peak_gflops)(cr_backend *be, cr_dtype compute, double *out);
 } cr_backend_ops;
 
 struct cr_backend {
@@ -287,6 +291,8 @@ const char *cr_device_name(cr_device device);
 int cr_backend_available(cr_device device);
 /* What `be` runs on and with (cr_backend_info), for `crescendo info`. */
 cr_status cr_backend_describe(const cr_backend *be, cr_backend_info *out);
+/* The backend's best arithmetic rate in `compute`, in GFLOP/s (the peak_gflops slot). */
+cr_status cr_backend_peak_gflops(cr_backend *be, cr_dtype compute, double *out);
 /* Whether `be` runs arithmetic in `compute` at full speed: F32 always, BF16 where its info says so,
  * nothing else yet; so that a --precision the machine cannot run is refused before training. */
 bool cr_backend_supports(const cr_backend *be, cr_dtype compute);

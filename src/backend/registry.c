@@ -41,6 +41,10 @@ cr_status cr_backend_describe(const cr_backend *be, cr_backend_info *out) {
     return be->ops->info(be, out);
 }
 
+cr_status cr_backend_peak_gflops(cr_backend *be, cr_dtype compute, double *out) {
+    return be->ops->peak_gflops(be, compute, out);
+}
+
 bool cr_backend_supports(const cr_backend *be, cr_dtype compute) {
     cr_backend_info info;
     switch (compute) {

@@ -130,6 +130,13 @@ static int bench_train(int argc, char **argv) {
     bench_result r = {.times = malloc(sizeof *r.times * (size_t)a.steps),
                       .phases = malloc(sizeof *r.phases * (size_t)a.steps)};
     const char *mode = cr_cli_precisions[a.precision];
+    cr_dtype precision = CR_DTYPE_F32;
+    double peak = 0.0;
+    s = cr_cli_precision(a.precision, be, &precision);
+    if (s == CR_STATUS_OK) s = cr_backend_peak_gflops(be, precision, &peak);
+    if (s == CR_STATUS_OK && !a.json)
+        printf("peak: %.0f GFLOP/s in %s (the backend's best convolution, 3x3 256 channels at "
+               "14x14)\n", peak, mode);
     for (int i = 0; s == CR_STATUS_OK && i < a.resolutions.count; i++) {
         int side = a.resolutions.values[i];
         s = r.times && r.phases ? bench_resolution(be, &a, side, &r)
@@ -145,15 +152,17 @@ static int bench_train(int argc, char **argv) {
                    "\"mode\": \"%s\", \"resolution\": %d, \"batch_size\": %d, \"threads\": %d, "
                    "\"steps\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
                    "\"images_per_sec\": %.2f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
-                   "\"optimizer_ms\": %.3f, \"gflops\": %.1f}\n",
+                   "\"optimizer_ms\": %.3f, \"gflops\": %.1f, \"peak_gflops\": %.1f}\n",
                    cr_version(), a.model, mode, side, a.batch_size, be->threads, a.steps,
                    1e3 * median, 1e3 * r.times[0], ips, 1e3 * p.forward, 1e3 * p.backward,
-                   1e3 * p.optimizer, gflops);
+                   1e3 * p.optimizer, gflops, peak);
         else
             printf("%-10s %4dpx  %s  batch %d  %d threads  median %.1f ms (forward %.1f, backward "
-                   "%.1f, optimizer %.1f)  min %.1f ms  %.1f img/s  %.0f GFLOP/s\n",
+                   "%.1f, optimizer %.1f)  min %.1f ms  %.1f img/s  %.0f GFLOP/s "
+                   "(%.0f%% of peak)\n",
                    a.model, side, mode, a.batch_size, be->threads, 1e3 * median, 1e3 * p.forward,
-                   1e3 * p.backward, 1e3 * p.optimizer, 1e3 * r.times[0], ips, gflops);
+                   1e3 * p.backward, 1e3 * p.optimizer, 1e3 * r.times[0], ips, gflops,
+                   100.0 * gflops / peak);
         fflush(stdout);
     }
     free(r.times);

@@ -69,9 +69,9 @@ static bool is_view(const cr_node *in, const cr_node *flatten) {
 }
 
 /* Which buffers may be shared. Outputs: an elementwise op (relu, dropout) overwrites its input when
- * it is that input's only reader, and a flatten of a 1x1 map of its type is a view. Gradients: a node's
- * gradient is its sole consumer's when that consumer's backward runs in place (relu, dropout), is
- * a 1x1 flatten, or is an add, which passes its gradient through unchanged. An add's input that is
+ * it is that input's only reader, and a flatten of a 1x1 map of its type is a view. Gradients: a
+ * node's gradient is its sole consumer's when that consumer's backward runs in place (relu,
+ * dropout), is a 1x1 flatten, or is an add, which passes its gradient through unchanged. An add's input that is
  * itself in place keeps its own buffer: its in-place backward would otherwise overwrite the
  * gradient its sibling still has to read. Returns, per node, the node whose buffer it uses. */
 static void plan_aliases(const cr_graph *g, int *out_owner, int *grad_owner) {

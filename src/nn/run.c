@@ -174,7 +174,8 @@ cr_status cr_graph_forward(cr_graph *g, bool training) {
 
 cr_status cr_graph_loss(cr_graph *g, float smoothing, float *loss) {
     if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "loss before forward");
-    if (!g->has_labels) return cr_fail(CR_STATUS_INVALID, "loss of a batch uploaded without labels");
+    if (!g->has_labels)
+        return cr_fail(CR_STATUS_INVALID, "loss of a batch uploaded without labels");
     const cr_node *last = &g->nodes[g->node_count - 1];
     cr_xent_args a = {.n = g->last_n, .k = last->c, .smoothing = smoothing, .logits = last->out,
                       .labels = g->labels, .probs = g->probs, .loss = loss, .dlogits = last->grad,

@@ -260,6 +260,7 @@ static const cr_backend_ops cpu_ops = {
     .sgd_step = cr_cpu_sgd_step,
     .adamw_step = cr_cpu_adamw_step,
     .info = cpu_info,
+    .peak_gflops = cr_cpu_peak_gflops,
 };
 
 cr_status cr_cpu_backend_create(int threads, cr_backend **out) {

@@ -160,6 +160,8 @@ cr_status cr_cpu_dropout_backward(cr_backend *be, const cr_dropout_args *a);
 cr_status cr_cpu_softmax_xent_forward(cr_backend *be, const cr_xent_args *a);
 cr_status cr_cpu_softmax_xent_backward(cr_backend *be, const cr_xent_args *a);
 
+cr_status cr_cpu_peak_gflops(cr_backend *be, cr_dtype compute, double *out);
+
 cr_status cr_cpu_sgd_step(cr_backend *be, const cr_sgd_args *a);
 cr_status cr_cpu_adamw_step(cr_backend *be, const cr_adamw_args *a);
 

@@ -4,7 +4,7 @@
 #include "crescendo/rng.h"
 
 /* One thread below CR_CPU_PARALLEL_MIN elements; a fixed, even split above it. Each op is written
- * once as an inline body over `bf16` and called with the constant, so each type gets its own loop. */
+ * once as an inline body over `bf16` and called with the constant: one loop per type. */
 #define ELEMENTWISE_LOOP                                                                           \
     _Pragma("omp parallel for simd num_threads(be->threads) if (count > CR_CPU_PARALLEL_MIN)")
 #define BY_DTYPE(body, dtype, ...)                                                                 \

@@ -140,7 +140,8 @@ static void test_plan_shares_what_it_may(cr_backend *be, cr_dtype precision) {
     CHECK(node[s.flat].out == node[s.pool].out);
     /* element types: the body in the plan's precision, the head in fp32 */
     int body[] = {s.stem, s.bn, s.relu, s.left, s.right, s.sum, s.residual, s.out_relu};
-    for (size_t i = 0; i < sizeof body / sizeof body[0]; i++) CHECK(node[body[i]].dtype == precision);
+    for (size_t i = 0; i < sizeof body / sizeof body[0]; i++)
+        CHECK(node[body[i]].dtype == precision);
     CHECK(node[s.pool].dtype == CR_DTYPE_F32 && node[s.fc].dtype == CR_DTYPE_F32);
     CHECK(node[0].dtype == CR_DTYPE_F32);
     cr_graph_destroy(s.g);
