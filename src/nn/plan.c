@@ -68,12 +68,27 @@ static bool is_view(const cr_node *in, const cr_node *flatten) {
     return in->h == 1 && in->w == 1 && in->dtype == flatten->dtype;
 }
 
+/* Whether backward rewrites node i's gradient buffer in place: i's own backward when it is an
+ * elementwise op (whose gradient is its input's), or, for a flatten that is a view, the backward of
+ * the node it views, whose gradient is the flatten's. */
+static bool grad_rewritten_in_place(const cr_graph *g, int i) {
+    while (g->nodes[i].op == CR_OP_FLATTEN) {
+        int in = g->nodes[i].inputs[0];
+        if (in == CR_GRAPH_INPUT || g->nodes[in].consumers != 1 ||
+            !is_view(&g->nodes[in], &g->nodes[i]))
+            return false;
+        i = in;
+    }
+    return is_inplace_elementwise(g->nodes[i].op);
+}
+
 /* Which buffers may be shared. Outputs: an elementwise op (relu, dropout) overwrites its input when
  * it is that input's only reader, and a flatten of a 1x1 map of its type is a view. Gradients: a
  * node's gradient is its sole consumer's when that consumer's backward runs in place (relu,
- * dropout), is a 1x1 flatten, or is an add, which passes its gradient through unchanged. An add's input that is
- * itself in place keeps its own buffer: its in-place backward would otherwise overwrite the
- * gradient its sibling still has to read. Returns, per node, the node whose buffer it uses. */
+ * dropout), is a 1x1 flatten, or is an add, which passes its gradient through unchanged. An add's
+ * input whose gradient is rewritten in place (an elementwise op, or a view of one) keeps its own
+ * buffer: the in-place backward would otherwise overwrite the gradient its sibling still has to
+ * read. Returns, per node, the node whose buffer it uses. */
 static void plan_aliases(const cr_graph *g, int *out_owner, int *grad_owner) {
     for (int i = 0; i < g->node_count; i++) out_owner[i] = grad_owner[i] = i;
     for (int i = 1; i < g->node_count; i++) {
@@ -90,7 +105,7 @@ static void plan_aliases(const cr_graph *g, int *out_owner, int *grad_owner) {
         if (c < 0) continue;
         const cr_node *consumer = &g->nodes[c];
         bool view = consumer->op == CR_OP_FLATTEN && is_view(&g->nodes[i], consumer);
-        bool through_add = consumer->op == CR_OP_ADD && !is_inplace_elementwise(g->nodes[i].op);
+        bool through_add = consumer->op == CR_OP_ADD && !grad_rewritten_in_place(g, i);
         if (is_inplace_elementwise(consumer->op) || view || through_add)
             grad_owner[i] = grad_owner[c];
     }
