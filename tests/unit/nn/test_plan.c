@@ -1,7 +1,6 @@
 /* The plan's element types under each precision, beside the sharing of a residual network, and
  * what the run refuses. The sharing and numbers in depth are test_aliasing.c's, gradients where
  * paths meet test_paths_meet.c's, re-planning test_replan.c's. */
-
 #include "nn/graph_internal.h"
 #include "testing.h"
 
