@@ -42,6 +42,8 @@ static const conv_case cases[] = {
      BF16, BF16},
     {"bf16 in bf16 1x1 s2 32->64, 8x8", 2, 32, 8, 8, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1, false,
      BF16, BF16},
+    {"bf16 in bf16 1x1 s1 64->32, 24x24 (input as patches)", 1, 64, 24, 24, 32, 1, 1, 1, 1, 0,
+     0, 1, 1, 1, false, BF16, BF16},
     {"bf16 in bf16 3x3 s1 p1 16->32, 48x48 (direct)", 1, 16, 48, 48, 32, 3, 3, 1, 1, 1, 1, 1,
      1, 1, false, BF16, BF16},
     {"bf16 in bf16 3x3 s1 p1, bias, 6x5 (direct)", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1,
