@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parity_common  # noqa: E402
-from test_resnet_parity import BATCH, CLASSES, RES, make_resnet, residual_last_norms  # noqa: E402
+from test_resnet_parity import make_resnet, resnet_case  # noqa: E402
 
 BF16_TOL = 1e-2
 MODEL = "resnet18"
@@ -27,12 +27,7 @@ MODEL = "resnet18"
 
 def main():
     torch.set_num_threads(2)
-    gen = torch.Generator().manual_seed(1234)
-    torch.manual_seed(0)
-    model = make_resnet(MODEL)()
-    parity_common.randomize_batchnorm(model, gen, residual_last_norms(model))
-    x = torch.randn(BATCH, 3, RES, RES, generator=gen)
-    y = torch.randint(0, CLASSES, (BATCH,), generator=gen)
+    model, x, y = resnet_case(MODEL)
     with tempfile.TemporaryDirectory() as tmp:
         got = parity_common.crescendo_train(MODEL, "resnet18 bf16", model, x, y, tmp, "bf16")
     exact = parity_common.torch_run(make_resnet(MODEL), model, x, y, torch.float64)

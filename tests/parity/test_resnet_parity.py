@@ -43,13 +43,19 @@ def make_resnet(name):
     return lambda: getattr(torchvision.models, name)(num_classes=CLASSES)
 
 
-def forward_parity(name, tmp):
+def resnet_case(name):
+    """The model (BatchNorm randomized), input and labels every ResNet parity check starts from."""
     gen = torch.Generator().manual_seed(1234)
     torch.manual_seed(0)
     model = make_resnet(name)()
     parity_common.randomize_batchnorm(model, gen, residual_last_norms(model))
     x = torch.randn(BATCH, 3, RES, RES, generator=gen)
     y = torch.randint(0, CLASSES, (BATCH,), generator=gen)
+    return model, x, y
+
+
+def forward_parity(name, tmp):
+    model, x, y = resnet_case(name)
     parity_common.train_parity(name, name, make_resnet(name), model, x, y, tmp)
 
 

@@ -404,4 +404,11 @@ static inline ref_net nn_check_reference(cr_graph *g, const char *what, const fl
     return r;
 }
 
+/* Runs `run` in fp32, then in bf16 where the backend has fast bf16 arithmetic. */
+static inline void nn_each_precision(cr_backend *be, void (*run)(cr_backend *, cr_dtype)) {
+    run(be, CR_DTYPE_F32);
+    if (cr_backend_supports(be, CR_DTYPE_BF16)) run(be, CR_DTYPE_BF16);
+    else printf("bf16: this CPU has no fast bf16 arithmetic; its cases are left out\n");
+}
+
 #endif

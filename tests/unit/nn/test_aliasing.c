@@ -245,9 +245,7 @@ static void run_cases(cr_backend *be, cr_dtype precision) {
 int main(void) {
     cr_backend *be = gc_backend();
     cr_log_set_sink(gc_log, &gc_warnings, CR_LOG_WARN);
-    run_cases(be, CR_DTYPE_F32);
-    if (cr_backend_supports(be, CR_DTYPE_BF16)) run_cases(be, CR_DTYPE_BF16);
-    else printf("bf16: this CPU has no fast bf16 arithmetic; its cases are left out\n");
+    nn_each_precision(be, run_cases);
     cr_backend_destroy(be);
     return cr_test_summary("nn/aliasing");
 }
