@@ -43,8 +43,8 @@ static void sort_steps(bench_result *r, int steps) {
 }
 
 /* Times `steps` training steps at one resolution after `warmup` untimed ones. */
-static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
-                                  bench_result *out) {
+static cr_status bench_resolution(cr_backend *be, const bench_args *a, cr_dtype precision,
+                                  int side, bench_result *out) {
     cr_model_config mc = {.num_classes = a->classes, .in_channels = a->channels};
     cr_graph *g;
     CR_TRY(cr_model_create(be, a->model, &mc, 0, &g));
@@ -56,10 +56,8 @@ static cr_status bench_resolution(cr_backend *be, const bench_args *a, int side,
     size_t count = (size_t)a->batch_size * side * side * a->channels;
     float *images = malloc(count * sizeof *images);
     int32_t *labels = malloc(sizeof *labels * (size_t)a->batch_size);
-    cr_dtype precision = CR_DTYPE_F32;
-    cr_status s = images && labels ? cr_cli_precision(a->precision, be, &precision)
+    cr_status s = images && labels ? cr_graph_set_precision(g, precision)
                                    : cr_fail(CR_STATUS_NOMEM, "out of memory");
-    if (s == CR_STATUS_OK) s = cr_graph_set_precision(g, precision);
     if (s == CR_STATUS_OK)
         s = cr_optimizer_create(be, &oc, cr_graph_params(g), cr_graph_param_count(g), &opt);
     if (s == CR_STATUS_OK)
@@ -139,7 +137,7 @@ static int bench_train(int argc, char **argv) {
                "14x14)\n", peak, mode);
     for (int i = 0; s == CR_STATUS_OK && i < a.resolutions.count; i++) {
         int side = a.resolutions.values[i];
-        s = r.times && r.phases ? bench_resolution(be, &a, side, &r)
+        s = r.times && r.phases ? bench_resolution(be, &a, precision, side, &r)
                                 : cr_fail(CR_STATUS_NOMEM, "no memory");
         if (s != CR_STATUS_OK) break;
         sort_steps(&r, a.steps);
