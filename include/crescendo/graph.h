@@ -94,8 +94,8 @@ double cr_graph_flops(const cr_graph *g, bool training);
 size_t cr_graph_activation_bytes(const cr_graph *g);
 
 /* Copies a batch from host memory into the plan's buffers: images (N, H, W, C_in) fp32 of the
- * planned size, with N at most the planned batch (a short last batch), and labels (N), each in
- * [0, K), or NULL for a forward alone. */
+ * planned size, with N at most the planned batch (a short last batch), and labels (N), or NULL
+ * for a forward alone. cr_graph_loss refuses a label outside [0, K). */
 cr_status cr_graph_upload(cr_graph *g, const float *images, const int32_t *labels, int n);
 
 /* Runs the graph on the uploaded batch. training: BatchNorm uses batch statistics and updates the
