@@ -31,11 +31,25 @@ static const conv_case cases[] = {
     {"1x3 p(0,1) s(1,2), 5x9", 2, 4, 5, 9, 4, 1, 3, 1, 2, 0, 1, 1, 1, 1, true, F32, F32},
     {"3x3 s1 p1 32->32, 5x5", 2, 32, 5, 5, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, F32, F32},
     {"1x1 s2 64->64, 6x5", 2, 64, 6, 5, 64, 1, 1, 2, 2, 0, 0, 1, 1, 1, false, F32, F32},
+    /* maps of at most 4x4 cells, and some 1x1 convolutions, run as im2col + matmul (see
+     * conv_gemm_cpu.c): each pass in each type has cases on both sides of its rule */
+    {"3x3 s2 p1 128->16, 7x6 (matmul forward, weights)", 2, 128, 7, 6, 16, 3, 3, 2, 2, 1, 1, 1,
+     1, 1, false, F32, F32},
+    {"3x3 dilation 2 p2, 4x4 (matmul forward, weights)", 2, 8, 4, 4, 8, 3, 3, 1, 1, 2, 2, 2, 2,
+     1, false, F32, F32},
+    {"1x1 s1 16->32, 6x6 (matmul data, input as patches)", 2, 16, 6, 6, 32, 1, 1, 1, 1, 0, 0, 1,
+     1, 1, false, F32, F32},
+    {"1x1 s2 16->256, 7x7 (matmul, all passes)", 2, 16, 7, 7, 256, 1, 1, 2, 2, 0, 0, 1, 1, 1,
+     false, F32, F32},
     {"bf16 3x3 s1 p1, 6x5", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, BF16, F32},
     {"bf16 3x3 s2 p1 32->32, 5x5", 2, 32, 5, 5, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, false,
      BF16, F32},
-    /* bf16 activations: small maps and channels take the im2col + matmul weight gradient, larger
-     * ones and those with a bias oneDNN's direct kernel */
+    /* bf16 activations: tiny maps, 1x1 convolutions and the weight gradients of small maps with
+     * many input channels take the matmul, larger ones and those with a bias the direct kernel */
+    {"bf16 in bf16 3x3 s2 p1 128->16, 7x6 (matmul, all passes)", 2, 128, 7, 6, 16, 3, 3, 2, 2,
+     1, 1, 1, 1, 1, false, BF16, BF16},
+    {"bf16 in bf16 3x3 dilation 2 p2 128->8, 4x4 (matmul, all passes)", 2, 128, 4, 4, 8, 3, 3, 1,
+     1, 2, 2, 2, 2, 1, false, BF16, BF16},
     {"bf16 in bf16 3x3 s1 p1, 6x5", 2, 16, 6, 5, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false,
      BF16, BF16},
     {"bf16 in bf16 3x3 s2 p1 32->64, 7x6", 2, 32, 7, 6, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, false,

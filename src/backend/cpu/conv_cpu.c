@@ -45,7 +45,7 @@ typedef struct conv_cache {
     dnnl_memory_desc_t dw_md;                     /* the weight gradient, f32, layout left open */
     dnnl_dims_t strides, dilation, pad_l, pad_r;
     conv_pass fwd, bwd_data, bwd_weights;
-    cr_cpu_conv_gemm *gemm_weights; /* the weight gradient as a matmul, where it applies */
+    cr_cpu_conv_gemm *gemm;       /* the passes that run as matmuls, where they apply */
 } conv_cache;
 
 static void staged_release(staged *s) {
@@ -88,7 +88,7 @@ static void conv_cache_destroy(cr_op_cache *base) {
     pass_release(&c->fwd);
     pass_release(&c->bwd_data);
     pass_release(&c->bwd_weights);
-    cr_cpu_conv_gemm_destroy(c->gemm_weights);
+    cr_cpu_conv_gemm_destroy(c->gemm);
     free(c);
 }
 
@@ -315,6 +315,8 @@ cr_status cr_cpu_conv2d_forward(cr_backend *be, cr_op_cache **cache, const cr_co
         return cr_fail(CR_STATUS_INVALID, "conv2d forward: x, w and y are required");
     conv_cache *c;
     CR_TRY(conv_cache_get(be, cache, a, "forward", &c));
+    if (cr_cpu_conv_gemm_applies(a, CR_CPU_CONV_FORWARD))
+        return cr_cpu_conv_gemm_forward(be, &c->gemm, a);
     conv_pass *p = &c->fwd;
     CR_TRY(ensure(be, c, p, a->bias != NULL, build_forward));
     dnnl_memory_t in[2];
@@ -332,6 +334,8 @@ cr_status cr_cpu_conv2d_backward_data(cr_backend *be, cr_op_cache **cache,
         return cr_fail(CR_STATUS_INVALID, "conv2d backward data: dy, w and dx are required");
     conv_cache *c;
     CR_TRY(conv_cache_get(be, cache, a, "backward data", &c));
+    if (cr_cpu_conv_gemm_applies(a, CR_CPU_CONV_BACKWARD_DATA))
+        return cr_cpu_conv_gemm_backward_data(be, &c->gemm, a);
     conv_pass *p = &c->bwd_data;
     CR_TRY(ensure(be, c, p, false, build_backward_data));
     dnnl_memory_t in[2];
@@ -348,10 +352,8 @@ cr_status cr_cpu_conv2d_backward_weights(cr_backend *be, cr_op_cache **cache,
         return cr_fail(CR_STATUS_INVALID, "conv2d backward weights: x, dy and dw are required");
     conv_cache *c;
     CR_TRY(conv_cache_get(be, cache, a, "backward weights", &c));
-    if (cr_cpu_conv_gemm_applies(a)) {
-        if (!c->gemm_weights) CR_TRY(cr_cpu_conv_gemm_create(be, a, &c->w_md, &c->gemm_weights));
-        return cr_cpu_conv_gemm_run(be, c->gemm_weights, a);
-    }
+    if (cr_cpu_conv_gemm_applies(a, CR_CPU_CONV_BACKWARD_WEIGHTS))
+        return cr_cpu_conv_gemm_backward_weights(be, &c->gemm, a, &c->w_md);
     conv_pass *p = &c->bwd_weights;
     CR_TRY(ensure(be, c, p, a->dbias != NULL, build_backward_weights));
     dnnl_memory_t in[2];

@@ -116,13 +116,23 @@ cr_status cr_cpu_conv2d_backward_data(cr_backend *be, cr_op_cache **cache, const
 cr_status cr_cpu_conv2d_backward_weights(cr_backend *be, cr_op_cache **cache,
                                          const cr_conv2d_args *a);
 
-/* The weight gradient of a bf16 convolution over a small map as im2col + matmul (conv_gemm_cpu.c),
- * which conv_cpu.c uses where cr_cpu_conv_gemm_applies; dw_md is the caller's OIHW f32 layout. */
+/* A convolution over a small map as im2col + matmul (conv_gemm_cpu.c), which conv_cpu.c uses for
+ * each pass where cr_cpu_conv_gemm_applies. *slot holds the plan, made on first use; dw_md is the
+ * caller's OIHW f32 layout of the weight gradient. */
 typedef struct cr_cpu_conv_gemm cr_cpu_conv_gemm;
-bool cr_cpu_conv_gemm_applies(const cr_conv2d_args *a);
-cr_status cr_cpu_conv_gemm_create(cr_backend *be, const cr_conv2d_args *a,
-                                  const dnnl_memory_desc_t *dw_md, cr_cpu_conv_gemm **out);
-cr_status cr_cpu_conv_gemm_run(cr_backend *be, cr_cpu_conv_gemm *g, const cr_conv2d_args *a);
+typedef enum cr_cpu_conv_pass {
+    CR_CPU_CONV_FORWARD,
+    CR_CPU_CONV_BACKWARD_DATA,
+    CR_CPU_CONV_BACKWARD_WEIGHTS
+} cr_cpu_conv_pass;
+bool cr_cpu_conv_gemm_applies(const cr_conv2d_args *a, cr_cpu_conv_pass pass);
+cr_status cr_cpu_conv_gemm_forward(cr_backend *be, cr_cpu_conv_gemm **slot,
+                                   const cr_conv2d_args *a);
+cr_status cr_cpu_conv_gemm_backward_data(cr_backend *be, cr_cpu_conv_gemm **slot,
+                                         const cr_conv2d_args *a);
+cr_status cr_cpu_conv_gemm_backward_weights(cr_backend *be, cr_cpu_conv_gemm **slot,
+                                            const cr_conv2d_args *a,
+                                            const dnnl_memory_desc_t *dw_md);
 void cr_cpu_conv_gemm_destroy(cr_cpu_conv_gemm *g);
 
 cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
