@@ -1,6 +1,7 @@
-/* Batch normalization on NHWC activations with OpenMP: per-channel statistics summed in double
- * (two passes: mean, then squared deviations), as PyTorch's CPU kernel does. oneDNN's batchnorm
- * sums in float, which loses digits when a channel's mean is large next to its spread. */
+/* Batch normalization on NHWC activations with OpenMP: per-channel statistics in one pass over the
+ * data, shifted by a sample so that a large mean cancels nothing, summed in float over blocks of
+ * rows and in double across them. oneDNN's batchnorm sums in float from zero, which loses digits
+ * when a channel's mean is large next to its spread. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -62,44 +63,45 @@ static void rows_of(size_t rows, int t, int threads, size_t *begin, size_t *end)
     *end = rows * (size_t)(t + 1) / (size_t)threads;
 }
 
-/* The sums of one row of C channels into s0 and s1 (see channel_sums). With `relu_y`, dy counts
- * only where the fused ReLU's output is positive. */
-static inline void row_sums(double *s0, double *s1, const void *x, const void *dy,
-                            const void *relu_y, const double *shift, bool squared, size_t base,
-                            int channels, bool bf16) {
+/* Rows summed in float before their sums join a thread's double totals: a block's rounding stays
+ * near float's own while the inner loop keeps float's vector width. */
+enum { BN_BLOCK_ROWS = 32 };
+
+/* One row of C channels added into s0 and s1 (see channel_sums). With `relu_y`, dy counts only
+ * where the fused ReLU's output is positive. */
+static inline void row_sums(float *s0, float *s1, const void *x, const void *dy,
+                            const void *relu_y, const float *shift, size_t base, int channels,
+                            bool bf16) {
     if (dy && relu_y) {
 #pragma omp simd
         for (int k = 0; k < channels; k++) {
             float keep = cr_cpu_load(relu_y, base + k, bf16) > 0.0f ? 1.0f : 0.0f;
             float d = cr_cpu_load(dy, base + k, bf16) * keep;
-            s0[k] += (double)d * ((double)cr_cpu_load(x, base + k, bf16) - shift[k]);
+            s0[k] += d * (cr_cpu_load(x, base + k, bf16) - shift[k]);
             s1[k] += d;
         }
     } else if (dy) {
 #pragma omp simd
         for (int k = 0; k < channels; k++) {
             float d = cr_cpu_load(dy, base + k, bf16);
-            s0[k] += (double)d * ((double)cr_cpu_load(x, base + k, bf16) - shift[k]);
+            s0[k] += d * (cr_cpu_load(x, base + k, bf16) - shift[k]);
             s1[k] += d;
-        }
-    } else if (squared) {
-#pragma omp simd
-        for (int k = 0; k < channels; k++) {
-            double d = (double)cr_cpu_load(x, base + k, bf16) - shift[k];
-            s0[k] += d * d;
         }
     } else {
 #pragma omp simd
-        for (int k = 0; k < channels; k++) s0[k] += cr_cpu_load(x, base + k, bf16);
+        for (int k = 0; k < channels; k++) {
+            float v = cr_cpu_load(x, base + k, bf16) - shift[k];
+            s0[k] += v;
+            s1[k] += v * v;
+        }
     }
 }
 
-/* sums[0][k] = sum of x[., k] - shift[k]; with dy, sums[1][k] = sum of dy[., k] and
- * sums[0][k] = sum of dy[., k] * (x[., k] - shift[k]). Squared: sums[0][k] = sum (x - shift)^2.
- * x, dy, relu_y: (rows, C) of the args' dtype; shift: (C) doubles or NULL; out: (2, C). */
+/* One pass over the data. Without dy: out[0][k] = sum of x[., k] - shift[k] and out[1][k] = sum
+ * of its squares. With dy: out[0][k] = sum of dy[., k] * (x[., k] - shift[k]), out[1][k] = sum of
+ * dy[., k]. x, dy, relu_y: (rows, C) of the args' dtype; shift: (C); out: (2, C). */
 static void channel_sums(const bn_cache *c, const cr_batchnorm_args *a, const void *dy,
-                         const void *relu_y, const double *shift, bool squared, size_t rows,
-                         double *out) {
+                         const void *relu_y, const float *shift, size_t rows, double *out) {
     const int channels = c->k.c;
     const bool bf16 = a->dtype == CR_DTYPE_BF16;
     int used = 1; /* threads the team really had: only their partials are summed */
@@ -107,15 +109,22 @@ static void channel_sums(const bn_cache *c, const cr_batchnorm_args *a, const vo
     {
         int t = omp_get_thread_num();
         if (t == 0) used = omp_get_num_threads();
-        double *s0 = c->partials + (size_t)t * 2 * channels, *s1 = s0 + channels;
-        for (int k = 0; k < channels; k++) s0[k] = s1[k] = 0.0;
+        double *d0 = c->partials + (size_t)t * 2 * channels, *d1 = d0 + channels;
+        float s0[channels], s1[channels];
+        for (int k = 0; k < channels; k++) d0[k] = d1[k] = 0.0;
         size_t begin, end;
         rows_of(rows, t, omp_get_num_threads(), &begin, &end);
-        for (size_t r = begin; r < end; r++) {
-            if (bf16)
-                row_sums(s0, s1, a->x, dy, relu_y, shift, squared, r * channels, channels, true);
-            else
-                row_sums(s0, s1, a->x, dy, relu_y, shift, squared, r * channels, channels, false);
+        for (size_t block = begin; block < end; block += BN_BLOCK_ROWS) {
+            size_t stop = block + BN_BLOCK_ROWS < end ? block + BN_BLOCK_ROWS : end;
+            for (int k = 0; k < channels; k++) s0[k] = s1[k] = 0.0f;
+            for (size_t r = block; r < stop; r++) {
+                if (bf16) row_sums(s0, s1, a->x, dy, relu_y, shift, r * channels, channels, true);
+                else row_sums(s0, s1, a->x, dy, relu_y, shift, r * channels, channels, false);
+            }
+            for (int k = 0; k < channels; k++) {
+                d0[k] += s0[k];
+                d1[k] += s1[k];
+            }
         }
     }
     for (int k = 0; k < 2 * channels; k++) out[k] = 0.0;
@@ -177,23 +186,26 @@ cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
         return cr_fail(CR_STATUS_INVALID, "batchnorm forward (training): one value per channel "
                        "(N=%d, H=%d, W=%d) has no variance", a->n, a->h, a->w);
     const int channels = a->c;
-    double mean[channels], var[channels], sums[2 * channels];
-    channel_sums(c, a, NULL, NULL, NULL, false, rows, sums);
-    for (int k = 0; k < channels; k++) mean[k] = sums[k] / (double)rows;
-    channel_sums(c, a, NULL, NULL, mean, true, rows, sums);
+    /* shifted by the first row, which sits within the data's spread: the sums of squares then
+     * hold the variance without the cancellation a large mean would cause */
+    float shift[channels];
+    for (int k = 0; k < channels; k++) shift[k] = cr_cpu_load(a->x, k, a->dtype == CR_DTYPE_BF16);
+    double sums[2 * channels];
+    channel_sums(c, a, NULL, NULL, shift, rows, sums);
     float *scale = c->coef, *center = c->coef + channels;
     double m = a->momentum, unbias = (double)rows / (double)(rows - 1);
     for (int k = 0; k < channels; k++) {
-        var[k] = sums[k] / (double)rows;
-        double invstd = 1.0 / sqrt(var[k] + a->eps);
-        a->saved_mean[k] = (float)mean[k];
+        double offset = sums[k] / (double)rows, mean = shift[k] + offset;
+        double var = fmax(sums[channels + k] / (double)rows - offset * offset, 0.0);
+        double invstd = 1.0 / sqrt(var + a->eps);
+        a->saved_mean[k] = (float)mean;
         a->saved_invstd[k] = (float)invstd;
         scale[k] = (float)(a->gamma[k] * invstd);
-        center[k] = (float)mean[k];
+        center[k] = (float)mean;
         if (a->running_mean)
-            a->running_mean[k] = (float)(m * mean[k] + (1 - m) * a->running_mean[k]);
+            a->running_mean[k] = (float)(m * mean + (1 - m) * a->running_mean[k]);
         if (a->running_var)
-            a->running_var[k] = (float)(m * var[k] * unbias + (1 - m) * a->running_var[k]);
+            a->running_var[k] = (float)(m * var * unbias + (1 - m) * a->running_var[k]);
     }
     affine_coef f = {.center = center, .scale = scale, .b = a->beta};
     affine(a, &f, NULL, NULL, a->relu, be->threads, a->y);
@@ -226,12 +238,11 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
                        "saved_invstd are required");
     const int channels = a->c;
     size_t rows = (size_t)a->n * a->h * a->w;
-    double mean[channels], sums[2 * channels];
-    for (int k = 0; k < channels; k++) mean[k] = a->saved_mean[k];
+    double sums[2 * channels];
     const void *relu_y = a->relu ? a->y : NULL;
     if (a->relu && !relu_y)
         return cr_fail(CR_STATUS_INVALID, "batchnorm backward: a fused ReLU needs its output y");
-    channel_sums(c, a, a->dy, relu_y, mean, false, rows, sums);
+    channel_sums(c, a, a->dy, relu_y, a->saved_mean, rows, sums);
     const double *dot = sums, *sum_dy = sums + channels; /* sum dy (x - mean), sum dy */
     float *ca = c->coef, *cb = c->coef + channels, *cc = c->coef + 2 * channels;
     float *center = c->coef + 3 * channels;
