@@ -244,8 +244,9 @@ typedef struct cr_backend_ops {
     /* dx = dy where y > 0, else 0 (y is the forward output) */
     cr_status (*relu_backward)(cr_backend *be, cr_dtype dtype, size_t count, const void *y,
                                const void *dy, void *dx);
+    /* y = a + b, clamped at 0 with `relu` (the ReLU after a residual add, in the same pass) */
     cr_status (*add)(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
-                     void *y);
+                     bool relu, void *y);
     cr_status (*accumulate)(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
                             void *dst); /* += */
     /* dst (N, cols, rows) = src (N, rows, cols) transposed per sample, converted from src_dtype to

@@ -30,8 +30,9 @@ typedef struct cr_node {
 
     /* memory from the activation arena, set by the plan */
     cr_dtype dtype;       /* of out and grad: F32, or BF16 in the body of a bf16 plan */
-    bool fused_relu;      /* batchnorm: the ReLU that reads it runs inside it */
-    bool fused;           /* relu: runs inside the batchnorm before it, so it does nothing */
+    bool fused_relu;      /* batchnorm, add: the ReLU that reads it runs inside its forward (and,
+                             for a batchnorm, its backward) */
+    bool fused;           /* relu: its input's op runs it (see fused_relu) */
     void *out;            /* (N, H, W, C) */
     void *grad;           /* (N, H, W, C), d loss / d out; may alias a consumer's grad */
     bool grad_is_alias;   /* grad is a consumer's buffer: its backward needs no write */

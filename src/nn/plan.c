@@ -1,6 +1,6 @@
 /* The activation plan: every node's output shape and element type for a batch and input size, and
  * the memory for outputs and gradients, with in-place aliasing where an op's backward allows it and
- * BatchNorm + ReLU fused where the ReLU is the BatchNorm's only reader. */
+ * a ReLU fused into the BatchNorm or residual add it is the only reader of. */
 #include <string.h>
 
 #include "crescendo/arena.h"
@@ -142,14 +142,17 @@ static cr_status choose_dtypes(cr_graph *g) {
     return CR_STATUS_OK;
 }
 
-/* A ReLU that is its BatchNorm's only reader and overwrites it in place runs inside it: one pass
- * over the activations forward and one backward instead of two each. */
+/* A ReLU that is a BatchNorm's or a residual add's only reader and overwrites it in place runs
+ * inside it: one pass over the activations instead of two, forward, and for a BatchNorm backward
+ * too (the add's backward only passes its gradient on, so the ReLU's own backward stays). */
 static void plan_fusion(cr_graph *g, const int *out_owner) {
     for (int i = 1; i < g->node_count; i++) {
         cr_node *node = &g->nodes[i];
         node->fused_relu = node->fused = false;
         int in = node->inputs[0];
-        if (node->op == CR_OP_RELU && g->nodes[in].op == CR_OP_BATCHNORM &&
+        cr_op producer = g->nodes[in].op;
+        if (node->op == CR_OP_RELU &&
+            (producer == CR_OP_BATCHNORM || producer == CR_OP_ADD) &&
             out_owner[i] == out_owner[in]) {
             node->fused = true;
             g->nodes[in].fused_relu = true;

@@ -105,7 +105,7 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
         return ops->batchnorm_forward_train(be, &node->cache, &a);
     }
     case CR_OP_RELU:
-        if (node->fused) return CR_STATUS_OK;
+        if (node->fused) return CR_STATUS_OK; /* its input's op ran it */
         return ops->relu_forward(be, node->dtype, count, in->out, node->out);
     case CR_OP_POOL2D: {
         cr_pool2d_args a = pool_args(g, node, n);
@@ -125,7 +125,7 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
     }
     case CR_OP_ADD:
         return ops->add(be, node->dtype, count, in->out, g->nodes[node->inputs[1]].out,
-                        node->out);
+                        node->fused_relu, node->out);
     case CR_OP_DROPOUT: {
         bool active = training && node->p > 0.0f;
         if (!active && node->out == in->out) return CR_STATUS_OK;
@@ -247,8 +247,8 @@ static cr_status backward_node(cr_graph *g, cr_node *node, int *remaining, int n
         CR_TRY(ops->batchnorm_backward(be, &node->cache, &a));
         break;
     }
-    case CR_OP_RELU: /* a fused one is done by its batchnorm, which reads its gradient */
-        if (dx && !node->fused)
+    case CR_OP_RELU: /* fused after a batchnorm, the batchnorm's backward masks the gradient */
+        if (dx && !(node->fused && in->op == CR_OP_BATCHNORM))
             CR_TRY(ops->relu_backward(be, node->dtype, count, node->out, node->grad, dx));
         break;
     case CR_OP_POOL2D: {

@@ -47,13 +47,19 @@ static void test_add_and_accumulate(cr_backend *be) {
     float *y = gc_filled(BIG, NAN), *acc = gc_uniform(BIG, 2, 3, -1, 1);
     float *acc0 = gc_alloc(BIG * 4);
     memcpy(acc0, acc, BIG * 4);
-    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, a, b, y));
+    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, a, b, false, y));
     int wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += y[i] != a[i] + b[i];
     CHECK(wrong == 0);
-    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, y, b, y)); /* y aliases the output */
+    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, y, b, false, y)); /* y aliases the output */
     wrong = 0;
     for (size_t i = 0; i < BIG; i++) wrong += y[i] != (a[i] + b[i]) + b[i];
+    CHECK(wrong == 0);
+    /* with the ReLU after a residual add in the same pass, written over an input */
+    memcpy(y, a, BIG * 4);
+    CHECK_OK(be->ops->add(be, CR_DTYPE_F32, BIG, y, b, true, y));
+    wrong = 0;
+    for (size_t i = 0; i < BIG; i++) wrong += y[i] != (a[i] + b[i] < 0.0f ? 0.0f : a[i] + b[i]);
     CHECK(wrong == 0);
     CHECK_OK(be->ops->accumulate(be, CR_DTYPE_F32, BIG, a, acc));
     CHECK_OK(be->ops->accumulate(be, CR_DTYPE_F32, BIG, a, acc));

@@ -1,7 +1,8 @@
 /* Gradient check of the CPU pooling ops: max and average windows (ResNet's 3x3 s2 p1, 2x2 s2,
  * padding counted or not), global and adaptive average pooling, each forward against a double
  * reference and each backward against central differences of it (gradcheck.h's tolerances). Max
- * pooling's ties follow PyTorch: the first maximum of the window in row-major order wins. */
+ * pooling's ties follow PyTorch: the first maximum of the window in row-major order wins; bf16
+ * max pooling is checked against the same reference on bf16-rounded values. */
 #include <string.h>
 
 #include "gradcheck.h"
@@ -131,6 +132,40 @@ static void test_max_ties_go_to_the_first(cr_backend *be) {
     }
 }
 
+/* Max pooling of bf16 activations: the forward picks a stored value, so it is exact; each input's
+ * gradient is the sum of the gradients of the outputs it was the maximum of, rounded once. */
+static void test_max_bf16(cr_backend *be) {
+    for (int i = 0; i < CASES; i++) {
+        if (cases[i].kind != CR_POOL_MAX) continue;
+        cr_pool2d_args a = case_args(&cases[i]);
+        size_t nx = (size_t)a.n * a.h_in * a.w_in * a.c;
+        size_t ny = (size_t)a.n * a.h_out * a.w_out * a.c;
+        float *x = gc_uniform(nx, 11, 1, -1, 1), *dy = gc_uniform(ny, 11, 2, -1, 1);
+        uint16_t *xb = gc_to_bf16(x, nx), *dyb = gc_to_bf16(dy, ny);
+        float *xr = gc_from_bf16(xb, nx), *dyr = gc_from_bf16(dyb, ny);
+        float *nan = gc_filled(nx, NAN);
+        uint16_t *yb = gc_to_bf16(nan, ny), *dxb = gc_to_bf16(nan, nx);
+        double *xd = gc_to_double(xr, nx), *yd = gc_alloc(ny * 8), *want = gc_alloc(nx * 8);
+        size_t *argmax = gc_alloc(ny * sizeof *argmax);
+        pool_ref(&a, xd, yd, argmax);
+        memset(want, 0, nx * 8);
+        for (size_t o = 0; o < ny; o++) want[argmax[o]] += dyr[o];
+        cr_op_cache *cache = NULL;
+        a.dtype = CR_DTYPE_BF16, a.x = xb, a.y = yb, a.dy = dyb, a.dx = dxb;
+        CHECK_OK(be->ops->pool2d_forward(be, &cache, &a));
+        CHECK_OK(be->ops->pool2d_backward(be, &cache, &a));
+        float *y = gc_from_bf16(yb, ny), *dx = gc_from_bf16(dxb, nx);
+        char what[160];
+        snprintf(what, sizeof what, "%s: bf16 forward", cases[i].name);
+        gc_compare(what, y, yd, ny, 0.0);
+        snprintf(what, sizeof what, "%s: bf16 dx", cases[i].name);
+        gc_compare(what, dx, want, nx, GC_BF16_TOL);
+        be->ops->cache_destroy(be, cache);
+        free(x), free(dy), free(xb), free(dyb), free(xr), free(dyr), free(nan), free(yb);
+        free(dxb), free(xd), free(yd), free(want), free(argmax), free(y), free(dx);
+    }
+}
+
 static void test_bad_arguments_fail(cr_backend *be) {
     float buf[4096] = {0};
     cr_op_cache *cache = NULL;
@@ -212,6 +247,7 @@ int main(void) {
     }
     be->ops->cache_destroy(be, cache);
     test_max_ties_go_to_the_first(be);
+    test_max_bf16(be);
     test_bad_arguments_fail(be);
     check_average(be, "global avgpool, 70 channels (a block and a tail), 5x4", 3, 70, 5, 4, 1, 1,
                   true);

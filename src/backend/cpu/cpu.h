@@ -159,7 +159,7 @@ cr_status cr_cpu_relu_forward(cr_backend *be, cr_dtype dtype, size_t count, cons
 cr_status cr_cpu_relu_backward(cr_backend *be, cr_dtype dtype, size_t count, const void *y,
                                const void *dy, void *dx);
 cr_status cr_cpu_add(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
-                     void *y);
+                     bool relu, void *y);
 cr_status cr_cpu_accumulate(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
                             void *dst);
 cr_status cr_cpu_transpose(cr_backend *be, int n, int rows, int cols, cr_dtype src_dtype,

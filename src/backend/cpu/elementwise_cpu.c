@@ -48,24 +48,27 @@ cr_status cr_cpu_relu_backward(cr_backend *be, cr_dtype dtype, size_t count, con
     return CR_STATUS_OK;
 }
 
-static inline void add(const cr_backend *be, size_t count, const void *a, const void *b, void *y,
-                       bool bf16) {
+static inline void add(const cr_backend *be, size_t count, const void *a, const void *b,
+                       bool relu, void *y, bool bf16) {
     ELEMENTWISE_LOOP
-    for (size_t i = 0; i < count; i++)
-        cr_cpu_store(y, i, cr_cpu_load(a, i, bf16) + cr_cpu_load(b, i, bf16), bf16);
+    for (size_t i = 0; i < count; i++) {
+        float v = cr_cpu_load(a, i, bf16) + cr_cpu_load(b, i, bf16);
+        cr_cpu_store(y, i, relu && v < 0.0f ? 0.0f : v, bf16);
+    }
 }
 
 cr_status cr_cpu_add(cr_backend *be, cr_dtype dtype, size_t count, const void *a, const void *b,
-                     void *y) {
+                     bool relu, void *y) {
     CR_TRY(cr_cpu_check_dtype(dtype, "add"));
-    BY_DTYPE(add, dtype, be, count, a, b, y);
+    if (relu) BY_DTYPE(add, dtype, be, count, a, b, true, y);
+    else BY_DTYPE(add, dtype, be, count, a, b, false, y);
     return CR_STATUS_OK;
 }
 
 cr_status cr_cpu_accumulate(cr_backend *be, cr_dtype dtype, size_t count, const void *src,
                             void *dst) {
     CR_TRY(cr_cpu_check_dtype(dtype, "accumulate"));
-    BY_DTYPE(add, dtype, be, count, dst, src, dst);
+    BY_DTYPE(add, dtype, be, count, dst, src, false, dst);
     return CR_STATUS_OK;
 }
 

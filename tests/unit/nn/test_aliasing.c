@@ -9,7 +9,7 @@ enum { BATCH = 4, SIDE = 6, CLASSES = 5, MAX_NODES = 16, MAX_RANGES = 2 * MAX_NO
 /* Which node's buffer each node is expected to use for its output and its gradient. */
 typedef struct sharing {
     int out[MAX_NODES], grad[MAX_NODES];
-    bool fused[MAX_NODES]; /* a relu that runs inside the batchnorm before it */
+    bool fused[MAX_NODES]; /* a relu that runs inside the batchnorm or add before it */
 } sharing;
 
 static sharing own_buffers(void) {
@@ -30,7 +30,7 @@ typedef struct range {
 } range;
 
 /* The flags run.c reads: a gradient that is a consumer's needs no write, and a fused relu does
- * nothing because its batchnorm (whose fused_relu is set) runs it. */
+ * nothing forward because its batchnorm or add (whose fused_relu is set) runs it. */
 static void check_flags(const cr_graph *g, const sharing *want, const char *what) {
     bool fused_relu[MAX_NODES] = {false};
     for (int i = 1; i < g->node_count; i++)
@@ -155,7 +155,7 @@ static void build_chain(cr_graph *g, in_place_op op, sharing *want) {
 
 /* conv c, read by the op and by a 1x1 conv: with two readers the op must write a buffer of its
  * own, or the 1x1 conv would read c through it. The two branches meet at an add whose inputs take
- * its gradient as their own, and the relu after the add overwrites it. */
+ * its gradient as their own, and the relu after the add overwrites it and runs inside it. */
 static void build_two_readers(cr_graph *g, in_place_op op, sharing *want) {
     int c = cr_graph_conv2d(g, CR_GRAPH_INPUT, "c", 4, 3, 1, 1, 1, true);
     int act = op(g, c);
@@ -167,6 +167,7 @@ static void build_two_readers(cr_graph *g, in_place_op op, sharing *want) {
     int flat = cr_graph_flatten(g, pool);
     cr_graph_linear(g, flat, "fc", CLASSES, true);
     want->out[relu] = sum;
+    want->fused[relu] = true;
     want->grad[left] = want->grad[right] = want->grad[sum] = relu;
     want->out[flat] = pool;
     want->grad[pool] = flat;
@@ -194,6 +195,7 @@ static void build_add_of_in_place(cr_graph *g, in_place_op op, sharing *want) {
     want->grad[conv] = act;
     want->grad[shortcut] = want->grad[sum] = relu;
     want->out[relu] = sum;
+    want->fused[relu] = true;
     want->out[flat] = pool;
     want->grad[pool] = flat;
 }

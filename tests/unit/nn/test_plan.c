@@ -49,8 +49,9 @@ static void test_plan_shares_what_it_may(cr_backend *be, cr_dtype precision) {
     /* three readers: the relu's output is kept; its gradient has a buffer of its own */
     CHECK(node[s.left].out != node[s.relu].out && node[s.right].out != node[s.relu].out);
     CHECK(node[s.relu].consumers == 3);
-    /* the ReLU after the add overwrites it, unfused (an add is not a BatchNorm) */
-    CHECK(node[s.out_relu].out == node[s.residual].out && !node[s.out_relu].fused);
+    /* the ReLU after the add overwrites it and runs inside it */
+    CHECK(node[s.out_relu].out == node[s.residual].out);
+    CHECK(node[s.residual].fused_relu && node[s.out_relu].fused);
     /* an add passes its gradient through: its first input's gradient is the add's own buffer */
     CHECK(node[s.sum].grad == node[s.residual].grad);
     /* a 1x1 map flattens as a view of the fp32 pooling */
