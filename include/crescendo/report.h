@@ -79,10 +79,11 @@ typedef struct cr_epoch_record {
 /* A record with every value NaN and every count 0, to fill in. */
 cr_epoch_record cr_epoch_record_empty(void);
 
-/* The console line, e.g.
- *   epoch 3/10  64px  bs 128  lr 0.0841  train 0.312 / 88.7%  val 0.298 / 89.4% (top5 99.8%)
- *   1830 img/s  data-wait 1.2%  31.4s
- * (one line). Returns what snprintf returns: the full length, even when cut to fit `size`. */
+/* The console line, within 80 columns, e.g.
+ *   epoch 3/10 64px lr 0.0841 train 0.312 88.7% val 0.298 89.4% 1830 img/s 31s
+ * (loss and accuracy of each pass; " data-wait 12%" is added when the loader kept the step
+ * waiting 5% of the epoch or more). Returns what snprintf returns: the full length, even when cut
+ * to fit `size`. */
 int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r);
 
 /* ---- metrics.jsonl ---------------------------------------------------------------------------

@@ -73,8 +73,10 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->seed = (uint64_t)a->seed;
     if (a->device != 0)
         return cr_fail(CR_STATUS_UNSUPPORTED, "--device cuda: this build has no CUDA backend");
-    CR_TRY(cr_cli_parse_channels(a->mean, "mean", a->channels, c->mean));
-    CR_TRY(cr_cli_parse_channels(a->std, "std", a->channels, c->std));
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    CR_TRY(cr_cli_parse_channels(a->mean, "mean", a->channels, imagenet_mean, c->mean));
+    CR_TRY(cr_cli_parse_channels(a->std, "std", a->channels, imagenet_std, c->std));
     if (a->schedule)
         CR_TRY(cr_schedule_parse(a->schedule, a->epochs, &c->schedule));
     else if (a->resolution > 0)
@@ -269,10 +271,12 @@ int cr_cmd_train(int argc, char **argv) {
          .min = 0, .max = 1,
          .help = "train on random resized crops of SCALE_MIN to all of the image's area, aspect "
                  "3/4 to 4/3 (torchvision's RandomResizedCrop); 0: off"},
-        {"mean", 0, CR_OPTION_STRING, &a.mean, "0.485,0.456,0.406", .metavar = "F[,F,F]",
-         .help = "per-channel mean subtracted after scaling to [0, 1]"},
-        {"std", 0, CR_OPTION_STRING, &a.std, "0.229,0.224,0.225", .metavar = "F[,F,F]",
-         .help = "per-channel standard deviation divided by"},
+        {"mean", 0, CR_OPTION_STRING, &a.mean, "imagenet", .metavar = "F[,F,F]",
+         .help = "per-channel mean subtracted after scaling to [0, 1]; imagenet: 0.485,0.456,0.406 "
+                 "(0.449 for one channel)"},
+        {"std", 0, CR_OPTION_STRING, &a.std, "imagenet", .metavar = "F[,F,F]",
+         .help = "per-channel standard deviation divided by; imagenet: 0.229,0.224,0.225 (0.226 "
+                 "for one channel)"},
         {"early-stop", 0, CR_OPTION_INT, &a.early_stop, "0", .metavar = "N", .min = 0,
          .max = 100000, .help = "stop after N epochs without a better val accuracy; 0: never"},
         CR_CLI_PRECISION_OPTION(a.precision),

@@ -21,7 +21,13 @@ cr_status cr_cli_open_dataset(const char *root, const char *csv, const cr_datase
     return cr_dataset_from_csv(chosen, root, options, out);
 }
 
-cr_status cr_cli_parse_channels(const char *text, const char *what, int channels, float out[3]) {
+cr_status cr_cli_parse_channels(const char *text, const char *what, int channels,
+                                const float imagenet[3], float out[3]) {
+    if (strcmp(text, "imagenet") == 0) {
+        float average = (imagenet[0] + imagenet[1] + imagenet[2]) / 3.0f;
+        for (int i = 0; i < 3; i++) out[i] = channels == 3 ? imagenet[i] : average;
+        return CR_STATUS_OK;
+    }
     float values[3];
     int count = 0;
     const char *p = text;
@@ -37,9 +43,13 @@ cr_status cr_cli_parse_channels(const char *text, const char *what, int channels
         if (*p != ',') break;
         p++;
     }
-    if (*p || (count != 1 && count != channels))
-        return cr_fail(CR_STATUS_INVALID, "--%s: give one number or %d, separated by commas, not "
-                       "\"%s\"", what, channels, text);
+    if (*p || (count != 1 && count != channels)) {
+        if (channels == 1)
+            return cr_fail(CR_STATUS_INVALID, "--%s: give one number for the one channel "
+                           "(--channels 1), or \"imagenet\", not \"%s\"", what, text);
+        return cr_fail(CR_STATUS_INVALID, "--%s: give one number for all channels, %d separated "
+                       "by commas, or \"imagenet\", not \"%s\"", what, channels, text);
+    }
     for (int i = 0; i < 3; i++) out[i] = values[count == 1 ? 0 : (i < count ? i : 0)];
     return CR_STATUS_OK;
 }

@@ -30,7 +30,10 @@ void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options);
 cr_status cr_cli_open_dataset(const char *root, const char *csv, const cr_dataset_options *options,
                               cr_dataset **out);
 
-/* One number for every channel, or one per channel. `what` names the option in messages. */
-cr_status cr_cli_parse_channels(const char *text, const char *what, int channels, float out[3]);
+/* One number for every channel, or one per channel; "imagenet" gives `imagenet` for 3 channels
+ * and their average for 1, as a grayscale conversion would. `what` names the option in
+ * messages. */
+cr_status cr_cli_parse_channels(const char *text, const char *what, int channels,
+                                const float imagenet[3], float out[3]);
 
 #endif

@@ -26,10 +26,14 @@ cr_epoch_record cr_epoch_record_empty(void) {
     };
 }
 
-/* "0.312 / 88.7%", a dash for a NaN half. */
+/* Below this share of the epoch spent waiting for batches the loader keeps up, and the console
+ * line leaves the number out (metrics.jsonl always has it). */
+static const double DATA_WAIT_SHOWN = 5.0;
+
+/* "0.312 88.7%", a dash for a NaN half. */
 static void append_loss_acc(char *buf, size_t size, int *len, double loss, double acc) {
-    if (isnan(loss)) cr_report_appendf(buf, size, len, "- / ");
-    else cr_report_appendf(buf, size, len, "%.3f / ", loss);
+    if (isnan(loss)) cr_report_appendf(buf, size, len, "- ");
+    else cr_report_appendf(buf, size, len, "%.3f ", loss);
     if (isnan(acc)) cr_report_appendf(buf, size, len, "-");
     else cr_report_appendf(buf, size, len, "%.1f%%", 100.0 * acc);
 }
@@ -39,21 +43,19 @@ int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r) {
     if (size) buf[0] = '\0';
     cr_report_appendf(buf, size, &len, "epoch %d", r->epoch);
     if (r->epochs > 0) cr_report_appendf(buf, size, &len, "/%d", r->epochs);
-    cr_report_appendf(buf, size, &len, "  %dpx  bs %d", r->resolution, r->batch_size);
-    if (!isnan(r->lr)) cr_report_appendf(buf, size, &len, "  lr %.3g", r->lr);
-    cr_report_appendf(buf, size, &len, "  train ");
+    cr_report_appendf(buf, size, &len, " %dpx", r->resolution);
+    if (!isnan(r->lr)) cr_report_appendf(buf, size, &len, " lr %.3g", r->lr);
+    cr_report_appendf(buf, size, &len, " train ");
     append_loss_acc(buf, size, &len, r->train_loss, r->train_acc);
     if (!isnan(r->val_loss) || !isnan(r->val_acc)) {
-        cr_report_appendf(buf, size, &len, "  val ");
+        cr_report_appendf(buf, size, &len, " val ");
         append_loss_acc(buf, size, &len, r->val_loss, r->val_acc);
-        if (!isnan(r->val_top5))
-            cr_report_appendf(buf, size, &len, " (top5 %.1f%%)", 100.0 * r->val_top5);
     }
     if (!isnan(r->images_per_sec))
-        cr_report_appendf(buf, size, &len, "  %.0f img/s", r->images_per_sec);
-    if (!isnan(r->data_wait_percent))
-        cr_report_appendf(buf, size, &len, "  data-wait %.1f%%", r->data_wait_percent);
-    if (!isnan(r->epoch_seconds)) cr_report_appendf(buf, size, &len, "  %.1fs", r->epoch_seconds);
+        cr_report_appendf(buf, size, &len, " %.0f img/s", r->images_per_sec);
+    if (!isnan(r->epoch_seconds)) cr_report_appendf(buf, size, &len, " %.0fs", r->epoch_seconds);
+    if (r->data_wait_percent >= DATA_WAIT_SHOWN)
+        cr_report_appendf(buf, size, &len, " data-wait %.0f%%", r->data_wait_percent);
     return len;
 }
 

@@ -239,7 +239,7 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     if (c->console) {
         char line[512];
         cr_metrics_log_format(line, sizeof line, rec);
-        fprintf(c->console, "%s%s\n", line, improved ? "  *" : "");
+        fprintf(c->console, "%s%s\n", line, improved ? " *" : "");
         fflush(c->console);
     }
     if (!c->out_dir) return CR_STATUS_OK;
