@@ -104,4 +104,20 @@ cr_status cr_metrics_log_write(cr_metrics_log *log, const cr_epoch_record *r);
 /* Closes the file; a NULL log is ignored. */
 void cr_metrics_log_close(cr_metrics_log *log);
 
+/* ---- TensorBoard ------------------------------------------------------------------------------
+ *
+ * events.out.tfevents.<time>.<host>.<pid> in the run folder: per epoch (the step) the scalars
+ * loss/train, loss/val, accuracy/train, accuracy/val, accuracy/val_top5, lr, resolution,
+ * batch_size and images_per_sec (NaN values left out). Every event is flushed and synced. */
+
+typedef struct cr_tensorboard cr_tensorboard;
+
+/* Creates a new event file in dir. A resumed run passes the first step it will log again
+ * (first_step > 0), and the file starts with a session-restart event there, so that TensorBoard
+ * discards what an earlier file logged from that step on. */
+cr_status cr_tensorboard_open(cr_tensorboard **out, const char *dir, int first_step);
+cr_status cr_tensorboard_write(cr_tensorboard *tb, const cr_epoch_record *r);
+/* Closes the file; NULL is ignored. */
+void cr_tensorboard_close(cr_tensorboard *tb);
+
 #endif

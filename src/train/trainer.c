@@ -56,6 +56,7 @@ typedef struct run {
     cr_loader *train_loader, *val_loader;
     cr_metrics *metrics;
     cr_metrics_log *log;
+    cr_tensorboard *events;
     cr_lr_schedule lr_schedule;
     lr_scale_table lr_scale;
     cr_stage_machine stages;
@@ -73,6 +74,7 @@ typedef struct run {
 
 static void run_free(run *r) {
     cr_metrics_log_close(r->log);
+    cr_tensorboard_close(r->events);
     cr_metrics_destroy(r->metrics);
     cr_loader_destroy(r->val_loader);
     cr_loader_destroy(r->train_loader);
@@ -229,6 +231,8 @@ static cr_status set_up(run *r, cr_backend *be) {
         char path[4096];
         CR_TRY(path_in(r, "metrics.jsonl", path, sizeof path));
         CR_TRY(cr_metrics_log_open(&r->log, path, r->first_epoch));
+        CR_TRY(cr_tensorboard_open(&r->events, c->out_dir, r->first_epoch > 0 ?
+                                   r->first_epoch + 1 : 0));
     }
     return CR_STATUS_OK;
 }
@@ -244,6 +248,7 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     }
     if (!c->out_dir) return CR_STATUS_OK;
     CR_TRY(cr_metrics_log_write(r->log, rec));
+    CR_TRY(cr_tensorboard_write(r->events, rec));
     if (c->val) CR_TRY(cr_metrics_save_confusion(r->metrics, c->out_dir, rec->epoch));
     char path[4096];
     cr_checkpoint_info info = checkpoint_info(r, rec->epoch, rec->resolution);
