@@ -105,6 +105,19 @@ static void check_case(cr_backend *be, cr_op_cache **cache, const pool_case *k, 
     free(yd);
 }
 
+/* The reference max pool of xd into yd and, in want, each input's gradient: the
+ * sum of dy over the outputs whose first maximum it is. */
+static void routed_gradient(const cr_pool2d_args *a, const double *xd, const float *dy,
+                            double *yd, double *want) {
+    size_t nx = (size_t)a->n * a->h_in * a->w_in * a->c;
+    size_t ny = (size_t)a->n * a->h_out * a->w_out * a->c;
+    size_t *argmax = gc_alloc(ny * sizeof *argmax);
+    pool_ref(a, xd, yd, argmax);
+    memset(want, 0, nx * sizeof *want);
+    for (size_t o = 0; o < ny; o++) want[argmax[o]] += dy[o];
+    free(argmax);
+}
+
 /* After a ReLU whole windows are zero: the gradient must go where PyTorch sends it, to the
  * first cell of each window, and nowhere else. */
 static void test_max_ties_go_to_the_first(cr_backend *be) {
@@ -116,10 +129,7 @@ static void test_max_ties_go_to_the_first(cr_backend *be) {
         float *dy = gc_uniform(ny, 9, 9, 1, 2);
         for (size_t j = 0; j < nx; j += 7) x[j] = 1; /* some windows have one clear maximum */
         double *xd = gc_to_double(x, nx), *yd = gc_alloc(ny * 8), *want = gc_alloc(nx * 8);
-        size_t *argmax = gc_alloc(ny * sizeof *argmax);
-        pool_ref(&a, xd, yd, argmax);
-        memset(want, 0, nx * 8);
-        for (size_t o = 0; o < ny; o++) want[argmax[o]] += dy[o];
+        routed_gradient(&a, xd, dy, yd, want);
         cr_op_cache *cache = NULL;
         a.x = x, a.y = y, a.dy = dy, a.dx = dx;
         CHECK_OK(be->ops->pool2d_forward(be, &cache, &a));
@@ -128,7 +138,7 @@ static void test_max_ties_go_to_the_first(cr_backend *be) {
         snprintf(what, sizeof what, "%s: dx with tied maxima", cases[i].name);
         gc_compare(what, dx, want, nx, GC_FORWARD_TOL);
         be->ops->cache_destroy(be, cache);
-        free(x), free(y), free(dx), free(dy), free(xd), free(yd), free(want), free(argmax);
+        free(x), free(y), free(dx), free(dy), free(xd), free(yd), free(want);
     }
 }
 
@@ -146,10 +156,7 @@ static void test_max_bf16(cr_backend *be) {
         float *nan = gc_filled(nx, NAN);
         uint16_t *yb = gc_to_bf16(nan, ny), *dxb = gc_to_bf16(nan, nx);
         double *xd = gc_to_double(xr, nx), *yd = gc_alloc(ny * 8), *want = gc_alloc(nx * 8);
-        size_t *argmax = gc_alloc(ny * sizeof *argmax);
-        pool_ref(&a, xd, yd, argmax);
-        memset(want, 0, nx * 8);
-        for (size_t o = 0; o < ny; o++) want[argmax[o]] += dyr[o];
+        routed_gradient(&a, xd, dyr, yd, want);
         cr_op_cache *cache = NULL;
         a.dtype = CR_DTYPE_BF16, a.x = xb, a.y = yb, a.dy = dyb, a.dx = dxb;
         CHECK_OK(be->ops->pool2d_forward(be, &cache, &a));
@@ -162,7 +169,7 @@ static void test_max_bf16(cr_backend *be) {
         gc_compare(what, dx, want, nx, GC_BF16_TOL);
         be->ops->cache_destroy(be, cache);
         free(x), free(dy), free(xb), free(dyb), free(xr), free(dyr), free(nan), free(yb);
-        free(dxb), free(xd), free(yd), free(want), free(argmax), free(y), free(dx);
+        free(dxb), free(xd), free(yd), free(want), free(y), free(dx);
     }
 }
 
