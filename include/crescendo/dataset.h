@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "crescendo/status.h"
 
@@ -37,6 +38,10 @@ void cr_csv_close(cr_csv *csv);
 
 /* The index of the column called name in a header row (surrounding spaces ignored), or -1. */
 int cr_csv_column(const cr_csv_row *header, const char *name);
+
+/* Writes s as one field of a CSV that this reader (and any RFC 4180 reader) reads back as s: in
+ * double quotes, its quotes doubled, when it holds a comma, a quote or a line break. */
+void cr_csv_write_field(FILE *out, const char *s);
 
 /* ---- Dataset index --------------------------------------------------------------------------
  * Samples are image paths relative to a root directory, each with a label in [0, num_classes)

@@ -7,32 +7,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crescendo/dataset.h"
 #include "crescendo/files.h"
-
-/* RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled. */
-static void put_csv_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
 
 cr_status cr_metrics_write_csv(const cr_metrics *m, FILE *out) {
     int k = cr_metrics_classes(m);
     fputs("true\\pred", out);
     for (int c = 0; c < k; c++) {
         fputc(',', out);
-        put_csv_field(out, cr_metrics_class_name(m, c));
+        cr_csv_write_field(out, cr_metrics_class_name(m, c));
     }
     fputc('\n', out);
     for (int t = 0; t < k; t++) {
-        put_csv_field(out, cr_metrics_class_name(m, t));
+        cr_csv_write_field(out, cr_metrics_class_name(m, t));
         for (int p = 0; p < k; p++) fprintf(out, ",%lld", (long long)cr_metrics_count(m, t, p));
         fputc('\n', out);
     }
