@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "crescendo/status.h"
 
@@ -38,6 +39,10 @@ void cr_csv_close(cr_csv *csv);
 /* The index of the column called name in a header row (surrounding spaces ignored), or -1. */
 int cr_csv_column(const cr_csv_row *header, const char *name);
 
+/* Writes s as one field of a CSV that this reader (and any RFC 4180 reader) reads back as s: in
+ * double quotes, its quotes doubled, when it holds a comma, a quote or a line break. */
+void cr_csv_write_field(FILE *out, const char *s);
+
 /* ---- Dataset index --------------------------------------------------------------------------
  * Samples are image paths relative to a root directory, each with a label in [0, num_classes)
  * (or -1 in an unlabeled set) and the CSV line it came from, for messages. Immutable once built;
@@ -64,8 +69,10 @@ typedef struct cr_dataset_options {
                                 * target must carry its class's name; labels index this list */
     cr_on_bad on_bad;          /* CR_ON_BAD_FAIL by default */
     bool labels_optional;      /* CSV: with neither a target nor a class column, the set is
-                                * unlabeled (labels -1, no classes) instead of an error; for
-                                * predict */
+                                * unlabeled (labels -1, no classes) instead of an error */
+    bool paths_only;           /* CSV: read the path column alone; target and class columns,
+                                * present or named, are left unread and the set is unlabeled.
+                                * For predict, whose test CSVs may carry a placeholder target */
     bool skip_file_check;      /* CSV: do not stat every image now (a missing one then fails or
                                 * is skipped when the loader reads it) */
 } cr_dataset_options;
@@ -93,6 +100,13 @@ cr_status cr_dataset_from_csv(const char *csv_path, const char *root,
  * without images fails (or, when skipping, keeps its class with no samples). Of the options,
  * on_bad, num_classes and class_names apply (with class_names, each folder must be one of them). */
 cr_status cr_dataset_from_folder(const char *root, const cr_dataset_options *options,
+                                 cr_dataset **out);
+
+/* An unlabeled set (labels -1, no classes) of every PNG and JPEG image under root, at any depth,
+ * listed as cr_dataset_from_folder lists a class folder: folders by path, the files of each by
+ * name, hidden entries and files that are not images left out. Other image types fail or are
+ * skipped as there. No image at all fails with CR_STATUS_DATA. Of the options, on_bad applies. */
+cr_status cr_dataset_from_images(const char *root, const cr_dataset_options *options,
                                  cr_dataset **out);
 
 /* A new dataset of the samples indices[0, count) of ds, in that order, with ds's classes. */

@@ -63,6 +63,9 @@ const char *cr_metrics_class_name(const cr_metrics *m, int c);
 int64_t cr_metrics_count(const cr_metrics *m, int true_class, int predicted_class);
 cr_metrics_summary cr_metrics_summarize(const cr_metrics *m);
 cr_class_stats cr_metrics_class_stats(const cr_metrics *m, int c);
+/* The first `count` classes (1 <= count <= K) of one row of K scores in the ranking above, best
+ * first: top[0] is the class cr_metrics_add counts as predicted. */
+void cr_metrics_rank(const float *scores, int k, int *top, int count);
 /* Writes up to max off-diagonal cells with a non-zero count, largest first (ties: lower true
  * class, then lower predicted class) and returns how many were written. */
 int cr_metrics_most_confused(const cr_metrics *m, cr_confused_pair *out, int max);
@@ -79,5 +82,9 @@ cr_status cr_metrics_save_confusion(const cr_metrics *m, const char *run_dir, in
  * recall at its end. Above CR_METRICS_DRAW_MAX classes it lists the most-confused pairs instead. */
 enum { CR_METRICS_DRAW_MAX = 24 };
 cr_status cr_metrics_print(const cr_metrics *m, FILE *out);
+
+/* One line per class, as cr_metrics_class_stats gives it: the name (padded, never cut), precision,
+ * recall and F1 to four places, and the support, under a header line. */
+cr_status cr_metrics_print_classes(const cr_metrics *m, FILE *out);
 
 #endif

@@ -4,8 +4,8 @@
  * batch from host memory (images and labels as the loader hands them out) into buffers the graph's
  * plan owns, runs forward, loss, backward and the optimizer on the backend, and hands back to the
  * host only what the host needs: the mean loss and the logits (N, K) for the metrics. Training,
- * validation, eval, bench and the parity tool all step through here; nothing above it calls an op
- * or reads the backend's memory. */
+ * validation, eval, predict, bench and the parity tool all step through here; nothing above it
+ * calls an op or reads the backend's memory. */
 #ifndef CRESCENDO_STEP_H
 #define CRESCENDO_STEP_H
 
@@ -30,7 +30,7 @@ typedef struct cr_step_times {
 } cr_step_times;
 
 typedef struct cr_step_result {
-    float loss;           /* the batch mean */
+    float loss;           /* the batch mean; NaN for a batch without labels */
     const float *logits;  /* (N, K) in host memory, valid until the next step */
 } cr_step_result;
 
@@ -49,7 +49,8 @@ cr_status cr_step_prepare(cr_step *step, int batch, int side);
 cr_status cr_step_train(cr_step *step, const float *images, const int32_t *labels, int n,
                         double lr, int64_t number, cr_step_result *out);
 
-/* Forward in evaluation mode and the loss: validation, eval. */
+/* Forward in evaluation mode and the loss: validation, eval. With labels NULL, the forward and
+ * logits alone, and the loss NaN: images nobody has labeled (predict). */
 cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,
                        cr_step_result *out);
 

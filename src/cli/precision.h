@@ -1,5 +1,6 @@
-/* precision.h — --precision fp32|bf16, shared by train, eval and bench train: the option, and the
- * check that the backend can run the chosen precision at speed before any work starts. */
+/* precision.h — --precision fp32|bf16, shared by train, eval, predict and bench train: the
+ * option, and the check that the backend can run the chosen precision at speed before any work
+ * starts. */
 #ifndef CRESCENDO_CLI_PRECISION_H
 #define CRESCENDO_CLI_PRECISION_H
 

@@ -1,4 +1,5 @@
-/* The RFC 4180 CSV reader behind dataset CSVs and anything else tabular the project reads.
+/* The RFC 4180 CSV reader behind dataset CSVs and anything else tabular the project reads, and
+ * the field writer of the CSVs it writes.
  * The file is held in memory and unquoted in place (a field never grows when its quotes go), so
  * every field is a NUL-terminated string inside one buffer and a row costs no allocation. */
 #include <errno.h>
@@ -198,4 +199,17 @@ int cr_csv_column(const cr_csv_row *header, const char *name) {
         if (n == length && memcmp(f, name, n) == 0) return i;
     }
     return -1;
+}
+
+void cr_csv_write_field(FILE *out, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
 }

@@ -110,6 +110,7 @@ const char *cr_dataset_path(const cr_dataset *ds, int i) {
 
 int cr_dataset_join(const char *root, const char *path, char *buf, size_t capacity) {
     int n = path[0] == '/' || root[0] == '\0' ? snprintf(buf, capacity, "%s", path)
+            : path[0] == '\0'                  ? snprintf(buf, capacity, "%s", root)
                                               : snprintf(buf, capacity, "%s/%s", root, path);
     return n >= 0 && (size_t)n < capacity;
 }

@@ -35,8 +35,8 @@ cr_status cr_dataset_intern(cr_dataset *ds, const char *s, size_t *offset);
 static inline const char *cr_dataset_string(const cr_dataset *ds, size_t offset) {
     return ds->pool + offset;
 }
-/* root/path into buf, or path alone when it is absolute or root is "". Returns 0 when it does not
- * fit. */
+/* root/path into buf, or path alone when it is absolute or root is "", or root alone when path is
+ * "". Returns 0 when it does not fit. */
 int cr_dataset_join(const char *root, const char *path, char *buf, size_t capacity);
 cr_status cr_dataset_append(cr_dataset *ds, const char *path, int32_t label, int line);
 /* Records the calling thread's current error message as a skipped row. */

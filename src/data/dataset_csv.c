@@ -118,16 +118,17 @@ static cr_status find_columns(csv_reader *r, const cr_csv_row *header) {
     list_columns(header, columns, sizeof columns);
     r->columns = header->count;
     r->path_column = cr_csv_column(header, path);
-    r->target_column = cr_csv_column(header, target);
-    r->class_column = cr_csv_column(header, class_name);
-    const char *missing = r->path_column < 0                        ? path
-                          : o->target_column && r->target_column < 0 ? target
-                          : o->class_column && r->class_column < 0   ? class_name
-                                                                     : NULL;
+    r->target_column = o->paths_only ? -1 : cr_csv_column(header, target);
+    r->class_column = o->paths_only ? -1 : cr_csv_column(header, class_name);
+    bool labels_named = !o->paths_only;
+    const char *missing = r->path_column < 0                                        ? path
+                          : labels_named && o->target_column && r->target_column < 0 ? target
+                          : labels_named && o->class_column && r->class_column < 0   ? class_name
+                                                                                     : NULL;
     if (missing)
         return cr_fail(CR_STATUS_DATA, "%s:%d: no column named '%s' in the header (it has: %s)",
                        r->name, header->line, missing, columns);
-    if (r->target_column < 0 && r->class_column < 0 && !o->labels_optional)
+    if (labels_named && r->target_column < 0 && r->class_column < 0 && !o->labels_optional)
         return cr_fail(CR_STATUS_DATA, "%s:%d: no labels: the header has neither a '%s' nor a "
                        "'%s' column (it has: %s)", r->name, header->line, target, class_name,
                        columns);

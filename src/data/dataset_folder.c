@@ -1,5 +1,6 @@
 /* Building a dataset index from an ImageFolder tree, root/<class>/<...>/<image>, in the order
- * torchvision's ImageFolder lists it, so that labels and sample order match a PyTorch run. */
+ * torchvision's ImageFolder lists it, so that labels and sample order match a PyTorch run; and an
+ * unlabeled one of every image under a folder, in the same order (predict). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -118,31 +119,38 @@ static cr_status bad(cr_dataset *ds, cr_on_bad on_bad, cr_status s) {
     return s == CR_STATUS_DATA && on_bad == CR_ON_BAD_SKIP ? cr_dataset_note_skipped(ds) : s;
 }
 
-/* Adds the images of class folder `name` with the given label. */
-static cr_status read_class(cr_dataset *ds, const char *name, int32_t label, cr_on_bad on_bad) {
+/* Adds the PNG and JPEG images under root/rel (rel "" for the root itself) with the given label,
+ * in torchvision's order; other image types fail, or are skipped under CR_ON_BAD_SKIP. */
+static cr_status read_images(cr_dataset *ds, const char *rel, int32_t label, cr_on_bad on_bad) {
     static const char *const decoded[] = {".png", ".jpg", ".jpeg"};
     static const char *const other_images[] = {".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"};
     listing l = {0};
-    cr_status s = walk(ds->root, name, 1, &l);
+    cr_status s = walk(ds->root, rel, 1, &l);
     if (s == CR_STATUS_OK) qsort(l.files, (size_t)l.file_count, sizeof *l.files, compare_files);
-    int before = ds->count;
     for (int i = 0; i < l.file_count && s == CR_STATUS_OK; i++) {
         const file_entry *f = &l.files[i];
-        char rel[4096];
-        if (!cr_dataset_join(f->dir, f->name, rel, sizeof rel))
+        char path[4096];
+        if (!cr_dataset_join(f->dir, f->name, path, sizeof path))
             s = bad(ds, on_bad, cr_fail(CR_STATUS_DATA, "%s/%s/%s: path too long", ds->root,
                                         f->dir, f->name));
         else if (has_extension(f->name, decoded, 3))
-            s = cr_dataset_append(ds, rel, label, 0);
+            s = cr_dataset_append(ds, path, label, 0);
         else if (has_extension(f->name, other_images, 6))
             s = bad(ds, on_bad, cr_fail(CR_STATUS_DATA, "%s/%s: only PNG and JPEG images are "
-                                        "read; convert this one", ds->root, rel));
+                                        "read; convert this one", ds->root, path));
     }
-    if (s == CR_STATUS_OK && ds->count == before)
-        s = bad(ds, on_bad, cr_fail(CR_STATUS_DATA, "%s/%s: no PNG or JPEG images in this class "
-                                    "folder", ds->root, name));
     listing_free(&l);
     return s;
+}
+
+/* Adds the images of class folder `name` with the given label. */
+static cr_status read_class(cr_dataset *ds, const char *name, int32_t label, cr_on_bad on_bad) {
+    int before = ds->count;
+    CR_TRY(read_images(ds, name, label, on_bad));
+    if (ds->count == before)
+        return bad(ds, on_bad, cr_fail(CR_STATUS_DATA, "%s/%s: no PNG or JPEG images in this "
+                                       "class folder", ds->root, name));
+    return CR_STATUS_OK;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -239,8 +247,22 @@ static cr_status read_folder(cr_dataset *ds, const cr_dataset_options *o) {
     return s;
 }
 
-cr_status cr_dataset_from_folder(const char *root, const cr_dataset_options *options,
-                                 cr_dataset **out) {
+/* An unlabeled set of every image under the root, class folders or not. */
+static cr_status read_all_images(cr_dataset *ds, const cr_dataset_options *o) {
+    CR_TRY(read_images(ds, "", -1, o->on_bad));
+    if (ds->count == 0 && cr_dataset_skipped_count(ds) > 0)
+        return cr_fail(CR_STATUS_DATA, "%s: no usable images; the first problem: %s", ds->root,
+                       cr_dataset_skipped_message(ds, 0));
+    if (ds->count == 0)
+        return cr_fail(CR_STATUS_DATA, "%s: no PNG or JPEG images in this folder or below it",
+                       ds->root);
+    return cr_dataset_set_classes(ds, 0, NULL);
+}
+
+/* Checks the options, creates the set and fills it with `read`. */
+static cr_status build(const char *root, const cr_dataset_options *options,
+                       cr_status (*read)(cr_dataset *, const cr_dataset_options *),
+                       cr_dataset **out) {
     *out = NULL;
     const cr_dataset_options defaults = {0};
     if (!options) options = &defaults;
@@ -250,11 +272,21 @@ cr_status cr_dataset_from_folder(const char *root, const cr_dataset_options *opt
     if (!root || !root[0]) root = ".";
     cr_dataset *ds;
     CR_TRY(cr_dataset_create_empty(root, root, &ds));
-    cr_status s = read_folder(ds, options);
+    cr_status s = read(ds, options);
     if (s != CR_STATUS_OK) {
         cr_dataset_destroy(ds);
         return s;
     }
     *out = ds;
     return CR_STATUS_OK;
+}
+
+cr_status cr_dataset_from_folder(const char *root, const cr_dataset_options *options,
+                                 cr_dataset **out) {
+    return build(root, options, read_folder, out);
+}
+
+cr_status cr_dataset_from_images(const char *root, const cr_dataset_options *options,
+                                 cr_dataset **out) {
+    return build(root, options, read_all_images, out);
 }

@@ -131,6 +131,20 @@ cr_class_stats cr_metrics_class_stats(const cr_metrics *m, int c) {
     return s;
 }
 
+void cr_metrics_rank(const float *scores, int k, int *top, int count) {
+    CR_ASSERT(count >= 1 && count <= k);
+    /* The ranking is a strict total order, so place j holds the best class ranked after place
+     * j - 1: count passes over the row, whatever its length. */
+    for (int j = 0; j < count; j++) {
+        int best = -1;
+        for (int c = 0; c < k; c++)
+            if ((j == 0 || ranks_before(scores, top[j - 1], c)) &&
+                (best < 0 || ranks_before(scores, c, best)))
+                best = c;
+        top[j] = best;
+    }
+}
+
 cr_metrics_summary cr_metrics_summarize(const cr_metrics *m) {
     cr_metrics_summary s = {.count = m->count, .k = m->k, .loss = NAN};
     int64_t correct = 0;

@@ -1,38 +1,27 @@
-/* The confusion matrix as text: the CSV a run keeps per epoch and the table drawn on a console.
+/* The confusion matrix as text: the CSV a run keeps per epoch, the table drawn on a console and
+ * the per-class precision, recall and F1 under it.
  * Kept apart from the accumulator because it is all formatting: quoting, UTF-8 widths, files. */
 #include "crescendo/metrics.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crescendo/dataset.h"
 #include "crescendo/files.h"
-
-/* RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled. */
-static void put_csv_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
 
 cr_status cr_metrics_write_csv(const cr_metrics *m, FILE *out) {
     int k = cr_metrics_classes(m);
     fputs("true\\pred", out);
     for (int c = 0; c < k; c++) {
         fputc(',', out);
-        put_csv_field(out, cr_metrics_class_name(m, c));
+        cr_csv_write_field(out, cr_metrics_class_name(m, c));
     }
     fputc('\n', out);
     for (int t = 0; t < k; t++) {
-        put_csv_field(out, cr_metrics_class_name(m, t));
+        cr_csv_write_field(out, cr_metrics_class_name(m, t));
         for (int p = 0; p < k; p++) fprintf(out, ",%lld", (long long)cr_metrics_count(m, t, p));
         fputc('\n', out);
     }
@@ -191,4 +180,21 @@ cr_status cr_metrics_print(const cr_metrics *m, FILE *out) {
         else fputs("       -\n", out);
     }
     return ferror(out) ? cr_fail(CR_STATUS_IO, "confusion matrix: write failed") : CR_STATUS_OK;
+}
+
+cr_status cr_metrics_print_classes(const cr_metrics *m, FILE *out) {
+    int k = cr_metrics_classes(m), width = (int)strlen("class"), used;
+    for (int c = 0; c < k; c++) {
+        fit(cr_metrics_class_name(m, c), INT_MAX, &used);
+        if (used > width) width = used;
+    }
+    put_cell(out, "class", width, 0);
+    fputs("  precision  recall      F1  support\n", out);
+    for (int c = 0; c < k; c++) {
+        cr_class_stats s = cr_metrics_class_stats(m, c);
+        put_cell(out, cr_metrics_class_name(m, c), width, 0);
+        fprintf(out, "  %9.4f  %6.4f  %6.4f  %7lld\n", s.precision, s.recall, s.f1,
+                (long long)s.support);
+    }
+    return ferror(out) ? cr_fail(CR_STATUS_IO, "per-class metrics: write failed") : CR_STATUS_OK;
 }

@@ -93,10 +93,10 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
 
 cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,
                        cr_step_result *out) {
-    float loss;
+    float loss = NAN;
     CR_TRY(cr_graph_upload(step->graph, images, labels, n));
     CR_TRY(cr_graph_forward(step->graph, false));
-    CR_TRY(cr_graph_loss(step->graph, 0.0f, &loss));
+    if (labels) CR_TRY(cr_graph_loss(step->graph, 0.0f, &loss));
     return finish(step, n, loss, out);
 }
 

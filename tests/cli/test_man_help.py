@@ -1,7 +1,7 @@
 """The man page and the program describe the same commands and options: every command of
-`crescendo --help` has a COMMANDS section and back, every long option of `<command> --help` is in
-that section or under "Options of every command" and back, and `man -l` renders the page without
-a warning."""
+`crescendo --help` has a COMMANDS section and back, every long option of `<command> --help` is
+named in that section or under "Options of every command", every option the section describes as
+an item is in --help, and `man -l` renders the page without a warning."""
 import os
 import re
 import subprocess
@@ -39,12 +39,17 @@ def man_sections():
 
 
 def man_options(lines):
-    """The long options an item of the section names: the line after each .TP."""
+    """The long options the section's items are about: the line after each .TP."""
     found = set()
     for i, line in enumerate(lines[:-1]):
         if line == ".TP":
             found.update(m.replace("\\-", "-") for m in MAN_OPTION.findall(lines[i + 1]))
     return found
+
+
+def man_mentions(lines):
+    """Every long option the section names, in an item or in its text (\"as in eval: ...\")."""
+    return {m.replace("\\-", "-") for line in lines for m in MAN_OPTION.findall(line)}
 
 
 def help_options(words):
@@ -81,7 +86,7 @@ check(sorted(commands) == sorted(sections),
 
 for command in commands:
     in_help = help_options(command.split())
-    in_man = man_options(sections.get(command, [])) | every
+    in_man = man_mentions(sections.get(command, [])) | every
     missing_in_man = sorted(in_help - in_man)
     missing_in_help = sorted(man_options(sections.get(command, [])) - in_help)
     check(not missing_in_man, f"{command}: --help has options the man page lacks: "

@@ -1,5 +1,7 @@
 /* Unit tests of the CSV reader: RFC 4180 quoting, line endings, the BOM, line numbers in
- * messages, and the errors a broken file gets. */
+ * messages, and the errors a broken file gets; and of the field writer, read back. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crescendo/dataset.h"
@@ -137,6 +139,29 @@ static void test_files(void) {
     temp_tree_remove(&t);
 }
 
+static void test_written_fields_read_back(void) {
+    const char *fields[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\rlf", "", " spaced "};
+    enum { N = sizeof fields / sizeof fields[0] };
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    CHECK(out != NULL);
+    if (!out) return;
+    for (int i = 0; i < N; i++) {
+        if (i) fputc(',', out);
+        cr_csv_write_field(out, fields[i]);
+    }
+    fputc('\n', out);
+    fclose(out);
+    /* Only the fields that need it are quoted; spaces are kept as they are. */
+    CHECK(strcmp(text, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rlf\",, "
+                       "spaced \n") == 0);
+    cr_csv *csv = open_text(text, length);
+    check_row(csv, 1, N, fields);
+    cr_csv_close(csv);
+    free(text);
+}
+
 int main(void) {
     test_quoting_and_line_breaks();
     test_old_mac_line_ends_and_crlf_inside_quotes();
@@ -144,5 +169,6 @@ int main(void) {
     test_malformed_text_names_the_line();
     test_empty_and_blank_files_have_no_rows();
     test_files();
+    test_written_fields_read_back();
     return cr_test_summary("test_csv");
 }

@@ -1,6 +1,6 @@
 /* Unit tests of the dataset index: CSV columns and labels, the checks that name file:line,
- * skipping bad rows, ImageFolder order as torchvision lists it, subsets, the stratified split and
- * the images' typical size. */
+ * skipping bad rows, ImageFolder order as torchvision lists it, every image under a folder,
+ * subsets, the stratified split and the images' typical size. */
 #include <string.h>
 
 #include "crescendo/dataset.h"
@@ -103,6 +103,17 @@ static void test_csv_column_choices(void) {
     ds = from_csv("ID,image_path\n1,img/a.png\n", &optional);
     CHECK(ds && cr_dataset_num_classes(ds) == 0 && cr_dataset_label(ds, 0) == -1);
     cr_dataset_destroy(ds);
+
+    /* Paths only: a placeholder target column is not read, a missing path column still fails. */
+    cr_dataset_options paths = {.paths_only = true};
+    ds = from_csv("ID,image_path,target,class_name\n7,img/a.png,,?\n8,img/b.png,x,?\n", &paths);
+    CHECK(ds && cr_dataset_count(ds) == 2 && cr_dataset_num_classes(ds) == 0);
+    CHECK(ds && cr_dataset_label(ds, 0) == -1 && cr_dataset_label(ds, 1) == -1);
+    CHECK(ds && cr_dataset_line(ds, 1) == 3);
+    cr_dataset_destroy(ds);
+    check_csv_fails("ID,path\n7,img/a.png\n", &paths, CR_STATUS_DATA,
+                    "t.csv:1: no column named 'image_path' in the header (it has: ID, path)");
+    check_csv_fails("ID,image_path\n7,\n", &paths, CR_STATUS_DATA, "t.csv:2: empty image path");
 }
 
 static void test_csv_known_classes(void) {
@@ -217,6 +228,43 @@ static void test_folder_order_matches_torchvision(void) {
                 "folder 'b_class' is not one of the 2 known classes");
 }
 
+static void test_every_image_under_a_folder(void) {
+    /* The order of a class folder, from the root: its own files first, then each folder by path. */
+    touch("all/z.png");
+    touch("all/b/y.JPG");
+    touch("all/a/c/x.jpeg");
+    touch("all/a/w.png");
+    touch("all/a.png");
+    touch("all/notes.csv");
+    touch("all/.hidden.png");
+    cr_dataset *ds = NULL;
+    CHECK_OK(cr_dataset_from_images(at("all"), NULL, &ds));
+    if (!ds) return;
+    const char *want[] = {"a.png", "z.png", "a/w.png", "a/c/x.jpeg", "b/y.JPG"};
+    CHECK(cr_dataset_count(ds) == 5 && cr_dataset_num_classes(ds) == 0);
+    for (int i = 0; i < 5 && i < cr_dataset_count(ds); i++) {
+        CHECK(strcmp(cr_dataset_path(ds, i), want[i]) == 0);
+        if (strcmp(cr_dataset_path(ds, i), want[i]) != 0)
+            fprintf(stderr, "  sample %d: got '%s', want '%s'\n", i, cr_dataset_path(ds, i),
+                    want[i]);
+        CHECK(cr_dataset_label(ds, i) == -1);
+    }
+    char buf[512];
+    CHECK_OK(cr_dataset_resolve(ds, 3, buf, sizeof buf));
+    CHECK(strcmp(buf, at("all/a/c/x.jpeg")) == 0);
+    cr_dataset_destroy(ds);
+
+    touch("none/readme.txt");
+    CHECK_FAILS(cr_dataset_from_images(at("none"), NULL, &ds), CR_STATUS_DATA,
+                "none: no PNG or JPEG images in this folder or below it");
+    touch("other/a.webp");
+    CHECK_FAILS(cr_dataset_from_images(at("other"), NULL, &ds), CR_STATUS_DATA,
+                "other/a.webp: only PNG and JPEG images are read");
+    cr_dataset_options skip = {.on_bad = CR_ON_BAD_SKIP};
+    CHECK_FAILS(cr_dataset_from_images(at("other"), &skip, &ds), CR_STATUS_DATA,
+                "other: no usable images; the first problem: ");
+}
+
 static void test_folder_problems(void) {
     cr_dataset *ds = NULL;
     touch("f2/cat/a.bmp");
@@ -326,6 +374,7 @@ int main(void) {
     test_csv_skip_mode_counts_and_lists();
     test_folder_order_matches_torchvision();
     test_folder_problems();
+    test_every_image_under_a_folder();
     test_split_is_stratified_and_seeded();
     test_typical_side();
     temp_tree_remove(&tree);

@@ -245,6 +245,55 @@ static void test_many_classes_list_pairs(void) {
     cr_metrics_destroy(m);
 }
 
+/* cr_metrics_rank places classes as cr_metrics_add ranks them: ties to the lower index, NaN
+ * first; and its first place is the class the confusion matrix counts as predicted. */
+static void test_rank(void) {
+    float row[7] = {0.5f, 2.0f, -1.0f, 2.0f, NAN, 0.5f, -0.0f}; /* (K) */
+    int top[7];
+    cr_metrics_rank(row, 7, top, 7);
+    const int want[7] = {4, 1, 3, 0, 5, 6, 2};
+    for (int j = 0; j < 7; j++) CHECK(top[j] == want[j]);
+    cr_metrics_rank(row, 7, top, 2);
+    CHECK(top[0] == 4 && top[1] == 1);
+    float tie[3] = {0.0f, 0.0f, 0.0f};
+    cr_metrics_rank(tie, 3, top, 3);
+    CHECK(top[0] == 0 && top[1] == 1 && top[2] == 2);
+
+    cr_metrics *m = NULL;
+    CHECK_OK(cr_metrics_create(&m, 7, NULL));
+    int32_t label = 2;
+    CHECK_OK(cr_metrics_add(m, row, &label, 1));
+    CHECK(cr_metrics_count(m, 2, 4) == 1);
+    cr_metrics_destroy(m);
+}
+
+/* The per-class table of the three-class example: the numbers worked out in
+ * test_confusion_and_per_class, four places each. */
+static void test_class_table(void) {
+    cr_metrics *m = three_class_example();
+    char *text = capture(cr_metrics_print_classes, m);
+    check_text(text,
+               "class  precision  recall      F1  support\n"
+               "cat       0.5000  0.6667  0.5714        3\n"
+               "dog       0.3333  0.2500  0.2857        4\n"
+               "bird      0.5000  0.5000  0.5000        2\n",
+               "per-class table");
+    free(text);
+    cr_metrics_destroy(m);
+
+    /* Names wider than the header are padded, never cut; wide characters take two columns. */
+    const char *names[2] = {"T-shirt/top", "\xEB\xB0\x94\xEC\xA7\x80"}; /* a Korean word */
+    CHECK_OK(cr_metrics_create(&m, 2, names));
+    text = capture(cr_metrics_print_classes, m);
+    check_text(text,
+               "class        precision  recall      F1  support\n"
+               "T-shirt/top     0.0000  0.0000  0.0000        0\n"
+               "\xEB\xB0\x94\xEC\xA7\x80            0.0000  0.0000  0.0000        0\n",
+               "per-class table, long and wide names");
+    free(text);
+    cr_metrics_destroy(m);
+}
+
 int main(void) {
     test_confusion_and_per_class();
     test_topk_ranks_ties_and_nan();
@@ -253,5 +302,7 @@ int main(void) {
     test_save_confusion();
     test_console_table();
     test_many_classes_list_pairs();
+    test_rank();
+    test_class_table();
     return cr_test_summary("metrics");
 }
