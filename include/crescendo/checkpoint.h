@@ -4,10 +4,14 @@
  *
  * A checkpoint without optimizer state (best.safetensors) loads into PyTorch as it is:
  * model.load_state_dict(safetensors.torch.load_file(path), strict=True). One with it
- * (last.safetensors) loads after dropping the keys that start with "optimizer.". */
+ * (last.safetensors) loads after dropping the keys that start with "optimizer.".
+ *
+ * Pretrained weights to start a run from (train --init) are read here too: any state dict under
+ * the model's parameter names, with the classifier swapped for another class count. */
 #ifndef CRESCENDO_CHECKPOINT_H
 #define CRESCENDO_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "crescendo/backend.h"
@@ -49,5 +53,26 @@ void cr_checkpoint_info_free(cr_checkpoint_info *info);
  * is ignored). The caller destroys the graph and frees the info. */
 cr_status cr_checkpoint_load_model(cr_backend *be, const char *path, cr_graph **graph,
                                    cr_checkpoint_info *info);
+
+/* What cr_checkpoint_load_init did. */
+typedef struct cr_init_result {
+    int loaded;       /* tensors copied into the model */
+    int ignored;      /* a crescendo checkpoint's optimizer state, left out */
+    int file_classes; /* outputs of the file's classifier (0 when it has none of 2 dimensions) */
+    bool swapped;     /* the file's classifier has file_classes outputs, the model another count:
+                       * the model's keeps its fresh initialization */
+} cr_init_result;
+
+/* Loads pretrained weights into g from the safetensors file at path: a state dict under the
+ * model's parameter names, such as torchvision's or timm's
+ * safetensors.torch.save_file(model.state_dict(), path) or a crescendo checkpoint (whose optimizer
+ * state is left out). Every parameter and buffer is loaded, BatchNorm's running statistics and
+ * num_batches_tracked included, except in a classifier swap: when the file's classifier
+ * (cr_graph_classifier_name) reads as many features as the model's but has another number of
+ * outputs, the model's keeps its initialization. Everything is checked before anything is copied:
+ * a tensor the model does not have, a parameter the file lacks, and another dtype or shape (both
+ * named, and the input channels when the first layer differs in them alone) fail with
+ * CR_STATUS_DATA, one line per mismatch in the message. */
+cr_status cr_checkpoint_load_init(cr_graph *g, const char *path, cr_init_result *out);
 
 #endif

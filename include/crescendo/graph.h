@@ -71,6 +71,10 @@ cr_param *cr_graph_find_param(cr_graph *g, const char *name);
 float *cr_graph_param_values(cr_graph *g, size_t *count);
 float *cr_graph_param_grads(cr_graph *g, size_t *count);
 int cr_graph_num_classes(const cr_graph *g);
+/* The classifier, the final linear layer every model ends with: its module name ("fc" for the
+ * ResNets, "head.5" for simple_cnn), whose "<name>.weight" (K, features) and "<name>.bias" a
+ * classifier swap replaces. */
+const char *cr_graph_classifier_name(const cr_graph *g);
 cr_backend *cr_graph_backend(cr_graph *g);
 
 /* The element type of convolutions and of the activations between them: F32 (the default), or
@@ -130,6 +134,20 @@ void cr_graph_state_free(cr_graph_state *state);
  * `ignore` prefixes (NULL-terminated, may be NULL): how a training checkpoint keeps its optimizer
  * state beside the weights. */
 cr_status cr_graph_state_load(cr_graph *g, const cr_safetensors *file, const char *const *ignore);
+/* Copies one tensor in host memory into parameter `p` of g; dtype and shape must be p's (the
+ * caller has checked them: CR_STATUS_INVALID otherwise). For loads that choose their tensors. */
+cr_status cr_graph_param_load(cr_graph *g, cr_param *p, const cr_tensor *host);
+
+/* Freezes every layer before the classifier (true), or none (false, the default), for training a
+ * new classifier on a pretrained body. A frozen BatchNorm runs in inference mode whatever forward's
+ * `training` says: it normalizes with its running statistics and leaves them and
+ * num_batches_tracked as they are. Backward stops at the classifier's input: no frozen layer's
+ * backward runs and their gradients stay zero. Dropout keeps forward's mode. Weight decay and
+ * momentum would still move frozen weights: the optimizer is told apart (cr_optimizer_set_frozen,
+ * with cr_graph_param_frozen for each parameter). Planning keeps the setting. */
+void cr_graph_freeze_body(cr_graph *g, bool frozen);
+/* Whether parameter `index` (of cr_graph_params) belongs to a frozen layer now. */
+bool cr_graph_param_frozen(const cr_graph *g, int index);
 
 /* Keys dropout masks: the same seed and step give the same masks. */
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step);

@@ -57,16 +57,27 @@ cr_status cr_optimizer_step(cr_optimizer *opt, double lr);
 /* Steps taken, counting those restored by cr_optimizer_state_import. */
 int64_t cr_optimizer_step_count(const cr_optimizer *opt);
 
+/* Freezing, for training part of a model: the parameters with frozen[i] set (i indexing the params
+ * given to cr_optimizer_create, buffers included; frozen NULL: none) take no part in the steps
+ * that follow, so weight decay and momentum leave their values and state as they are, until the
+ * next call. Each parameter counts the steps it has taken, as torch.optim does per parameter: one
+ * that joins late starts AdamW's bias corrections, and SGD's momentum buffer, at its own first
+ * step, as in PyTorch when a parameter's first gradient comes late. */
+cr_status cr_optimizer_set_frozen(cr_optimizer *opt, const bool *frozen);
+
 /* Checkpointing. The state is exported as named host tensors beside the model's in one safetensors
  * file, all under the prefix "optimizer.":
  *   optimizer.step                        I64 scalar
  *   optimizer.momentum_buffer.<param>     SGD with momentum, the shape of <param>
  *   optimizer.exp_avg.<param>             AdamW first moment
  *   optimizer.exp_avg_sq.<param>          AdamW second moment
+ *   optimizer.param_steps                 I64 (trainable parameters): the steps each has taken
  * cr_optimizer_state_export fills out[0 .. cr_optimizer_state_count); names and data stay valid
  * until the next step, import or destroy. cr_optimizer_state_import reads the same names back,
  * failing with CR_STATUS_DATA (naming the file and tensor) on a missing tensor, a wrong dtype or
- * shape — e.g. a checkpoint written with another optimizer — and changes nothing then. */
+ * shape — e.g. a checkpoint written with another optimizer — and changes nothing then. A file
+ * without optimizer.param_steps (older checkpoints) means every parameter took every step. Freezing
+ * is not part of the state: the caller sets it again. */
 #define CR_OPTIMIZER_PREFIX "optimizer."
 int cr_optimizer_state_count(const cr_optimizer *opt);
 cr_status cr_optimizer_state_export(cr_optimizer *opt, cr_named_tensor *out);

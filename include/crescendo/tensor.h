@@ -36,6 +36,8 @@ int cr_dtype_parse(const char *name, cr_dtype *out);
 
 int64_t cr_tensor_numel(const cr_tensor *t);
 size_t cr_tensor_bytes(const cr_tensor *t);
+/* "[64, 3, 7, 7]" ("[]" for a scalar) into buf, truncated to size, for messages. */
+void cr_shape_format(char *buf, size_t size, int ndim, const int64_t *shape);
 /* A CPU tensor of the given shape over data; ndim <= CR_MAX_DIMS. */
 cr_tensor cr_tensor_make(cr_dtype dtype, int ndim, const int64_t *shape, void *data);
 

@@ -5,7 +5,8 @@
  * The trainer owns the model, the optimizer and the loaders for the length of cr_train; the caller
  * owns the backend and the datasets. A run folder with a last.safetensors can be resumed: the
  * model, the optimizer state, the step count and the best metric come back, and the epochs that
- * follow are the ones an uninterrupted run would have trained. */
+ * follow are the ones an uninterrupted run would have trained. A run can start from pretrained
+ * weights (init_path) and train its classifier alone for its first epochs (freeze_epochs). */
 #ifndef CRESCENDO_TRAINER_H
 #define CRESCENDO_TRAINER_H
 
@@ -76,6 +77,16 @@ typedef struct cr_train_config {
     float label_smoothing;
     int early_stop;        /* stop after this many epochs without a better val accuracy; 0: off */
     uint64_t seed;
+
+    /* fine-tuning */
+    const char *init_path; /* pretrained weights to start from (cr_checkpoint_load_init: a state
+                            * dict under the model's names; a classifier for another class count
+                            * is swapped for a fresh one); NULL: a fresh initialization. Not with
+                            * resume, which restores its own weights */
+    int freeze_epochs;     /* the first freeze_epochs epochs train the classifier alone: every
+                            * layer before it is frozen (cr_graph_freeze_body: BatchNorm on its
+                            * running statistics, no backward, no optimizer step), the rest of the
+                            * run trains everything; needs init_path, or resume of such a run */
 
     /* outputs */
     const char *out_dir;   /* the run folder; NULL writes nothing */

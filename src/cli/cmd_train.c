@@ -15,13 +15,13 @@
 
 /* Everything the command line sets, before it becomes a cr_train_config. */
 typedef struct train_args {
-    const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std;
+    const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std, *init;
     double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
     double pct_start, div_factor, final_div_factor, random_crop;
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad;
-    int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
+    int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate, freeze_epochs;
     double stage_min_delta;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search;
     cr_cli_columns columns;
@@ -91,6 +91,9 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->lr_schedule.final_div_factor = a->final_div_factor;
     c->out_dir = a->resume ? a->resume : a->out;
     c->resume = a->resume != NULL;
+    /* a resumed run's config.yaml names the weights it started from; its checkpoint holds them */
+    c->init_path = a->resume ? NULL : a->init;
+    c->freeze_epochs = a->freeze_epochs;
     return CR_STATUS_OK;
 }
 
@@ -174,12 +177,15 @@ static char *read_text(const char *path) {
     return text;
 }
 
-/* The DIR of --resume DIR or --resume=DIR, or NULL. */
-static const char *resume_argument(int argc, char **argv) {
+/* The VALUE of --name VALUE or --name=VALUE on the command line, or NULL. */
+static const char *argument(int argc, char **argv, const char *name) {
+    size_t n = strlen(name);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) break;
-        if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc) return argv[i + 1];
-        if (strncmp(argv[i], "--resume=", 9) == 0) return argv[i] + 9;
+        if (strncmp(argv[i], "--", 2) != 0 || strncmp(argv[i] + 2, name, n) != 0) continue;
+        const char *rest = argv[i] + 2 + n;
+        if (rest[0] == '\0' && i + 1 < argc) return argv[i + 1];
+        if (rest[0] == '=') return rest + 1;
     }
     return NULL;
 }
@@ -306,13 +312,24 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "start afresh in an --out folder that holds an earlier run"},
         {"resume", 0, CR_OPTION_STRING, &a.resume, .metavar = "DIR", .no_save = true,
          .help = "continue the run in DIR from its last checkpoint, with its config.yaml"},
+        {"init", 0, CR_OPTION_STRING, &a.init, .metavar = "FILE",
+         .help = "start from pretrained weights: a safetensors state dict under the model's "
+                 "names (torchvision's or timm's save_file(model.state_dict()), or a crescendo "
+                 "checkpoint), every name and shape checked; a classifier with another class "
+                 "count is left out and the model's keeps its fresh initialization"},
+        {"freeze-epochs", 0, CR_OPTION_INT, &a.freeze_epochs, "0", .metavar = "N", .min = 0,
+         .max = 100000,
+         .help = "with --init, the first N epochs train the classifier alone: the layers before "
+                 "it keep their weights and BatchNorm statistics and get no backward pass; "
+                 "every layer trains after them"},
         {NULL},
     };
     const cr_command_spec spec = {
         .name = "train",
         .usage = "--data DIR [options]",
         .description = "Trains a classifier on a folder of images, with progressive resizing "
-                       "when --schedule has several stages. Every epoch prints one line and "
+                       "when --schedule has several stages, from a fresh initialization or from "
+                       "pretrained weights (--init). Every epoch prints one line and "
                        "writes metrics.jsonl, the confusion matrix and last.safetensors; the best "
                        "validation accuracy is kept in best.safetensors.",
         .options = options,
@@ -322,7 +339,10 @@ int cr_cmd_train(int argc, char **argv) {
      * command line on top. */
     char config_path[4096] = "";
     char *resumed_argv[argc + 3];
-    const char *resume_dir = resume_argument(argc, argv);
+    const char *resume_dir = argument(argc, argv, "resume");
+    if (resume_dir && argument(argc, argv, "init"))
+        return cr_cli_usage_error("train", "--init with --resume: a resumed run restores its own "
+                                  "weights");
     if (resume_dir) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", resume_dir);
         if (access(config_path, R_OK) != 0)

@@ -416,14 +416,6 @@ const cr_tensor *cr_safetensors_find(const cr_safetensors *file, const char *nam
     return hit ? &hit->tensor : NULL;
 }
 
-static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape) {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int d = 0; d < ndim && used < size; d++)
-        used += (size_t)snprintf(buf + used, size - used, d ? ", %lld" : "%lld",
-                                 (long long)shape[d]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-}
-
 cr_status cr_safetensors_expect(const cr_safetensors *file, const char *name, cr_dtype dtype,
                                 int ndim, const int64_t *shape, const cr_tensor **out) {
     *out = NULL;
@@ -433,8 +425,8 @@ cr_status cr_safetensors_expect(const cr_safetensors *file, const char *name, cr
     for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
     if (!same) {
         char want[128], got[128];
-        format_shape(want, sizeof want, ndim, shape);
-        format_shape(got, sizeof got, t->ndim, t->shape);
+        cr_shape_format(want, sizeof want, ndim, shape);
+        cr_shape_format(got, sizeof got, t->ndim, t->shape);
         return cr_fail(CR_STATUS_DATA, "%s: tensor \"%s\" is %s %s, expected %s %s", file->path,
                        name, cr_dtype_name(t->dtype), got, cr_dtype_name(dtype), want);
     }

@@ -1,7 +1,9 @@
-/* Tensor views: dtype sizes and names, element counts (bf16 rounding is inline in tensor.h).
+/* Tensor views: dtype sizes and names, element counts, shapes as text (bf16 rounding is inline in
+ * tensor.h).
  * Nothing here allocates; memory comes from arenas and loaders. */
 #include "crescendo/tensor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -43,6 +45,14 @@ int64_t cr_tensor_numel(const cr_tensor *t) {
 
 size_t cr_tensor_bytes(const cr_tensor *t) {
     return (size_t)cr_tensor_numel(t) * cr_dtype_size(t->dtype);
+}
+
+void cr_shape_format(char *buf, size_t size, int ndim, const int64_t *shape) {
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, d ? ", %lld" : "%lld",
+                                 (long long)shape[d]);
+    if (used < size) snprintf(buf + used, size - used, "]");
 }
 
 cr_tensor cr_tensor_make(cr_dtype dtype, int ndim, const int64_t *shape, void *data) {

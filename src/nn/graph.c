@@ -22,6 +22,7 @@ cr_status cr_graph_create(cr_backend *be, int in_channels, cr_graph **out) {
         return cr_fail(CR_STATUS_NOMEM, "cannot allocate a graph");
     }
     g->node_count = 1;
+    g->train_from = 1;
     g->nodes[0] = (cr_node){.op = CR_OP_INPUT, .c = in_channels, .weight = -1, .bias = -1,
                             .running_mean = -1, .running_var = -1, .batches_tracked = -1};
     *out = g;
@@ -361,6 +362,22 @@ float *cr_graph_param_grads(cr_graph *g, size_t *count) {
 }
 
 int cr_graph_num_classes(const cr_graph *g) { return g->nodes[g->node_count - 1].c; }
+
+const char *cr_graph_classifier_name(const cr_graph *g) { return g->nodes[g->node_count - 1].name; }
+
+void cr_graph_freeze_body(cr_graph *g, bool frozen) {
+    g->train_from = frozen ? g->node_count - 1 : 1;
+}
+
+bool cr_graph_param_frozen(const cr_graph *g, int index) {
+    for (int i = g->train_from; i < g->node_count; i++) {
+        const cr_node *node = &g->nodes[i];
+        if (index == node->weight || index == node->bias || index == node->running_mean ||
+            index == node->running_var || index == node->batches_tracked)
+            return false;
+    }
+    return true;
+}
 
 cr_backend *cr_graph_backend(cr_graph *g) { return g->be; }
 

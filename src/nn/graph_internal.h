@@ -71,6 +71,8 @@ struct cr_graph {
     bool has_labels; /* the upload came with labels */
     int last_n;      /* batch of the last forward */
 
+    int train_from;  /* the first node that trains: 1, or the classifier's while the body is
+                        frozen (cr_graph_freeze_body) */
     uint64_t dropout_seed, dropout_step;
     bool profiling; /* time every node (synchronizing the backend around each) */
 };

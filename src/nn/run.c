@@ -100,7 +100,8 @@ static cr_status forward_node(cr_graph *g, cr_node *node, int n, bool training) 
     }
     case CR_OP_BATCHNORM: {
         cr_batchnorm_args a = batchnorm_args(g, node, n);
-        if (!training) return ops->batchnorm_forward_infer(be, &node->cache, &a);
+        bool frozen = node - g->nodes < g->train_from;
+        if (!training || frozen) return ops->batchnorm_forward_infer(be, &node->cache, &a);
         g->batches_tracked[g->params[node->batches_tracked].offset]++;
         return ops->batchnorm_forward_train(be, &node->cache, &a);
     }
@@ -184,17 +185,20 @@ cr_status cr_graph_download_logits(cr_graph *g, float *logits) {
     return g->be->ops->copy_to_host(g->be, logits, last->out, cr_node_bytes(last, g->last_n));
 }
 
+/* Whether node j's output needs a gradient: not the graph input, nor a frozen layer. */
+static bool needs_grad(const cr_graph *g, int j) { return j >= g->train_from; }
+
 /* Where a node's backward writes the gradient for input `j`: straight into j's buffer when it is
  * the first contribution, else into scratch to be added by finish_contribution. NULL when j needs
- * no gradient (the graph input). */
+ * no gradient. */
 static void *contribution_target(cr_graph *g, int j, const int *remaining) {
-    if (j == CR_GRAPH_INPUT) return NULL;
+    if (!needs_grad(g, j)) return NULL;
     const cr_node *in = &g->nodes[j];
     return remaining[j] == in->consumers ? in->grad : g->scratch;
 }
 
 static cr_status finish_contribution(cr_graph *g, int j, int *remaining, int n) {
-    if (j == CR_GRAPH_INPUT) return CR_STATUS_OK;
+    if (!needs_grad(g, j)) return CR_STATUS_OK;
     cr_node *in = &g->nodes[j];
     bool first = remaining[j] == in->consumers;
     remaining[j]--;
@@ -210,7 +214,7 @@ static cr_status backward_add(cr_graph *g, cr_node *node, int *remaining, int n)
     for (int k = 0; k < node->input_count; k++) {
         int j = node->inputs[k];
         cr_node *in = &g->nodes[j];
-        if (j == CR_GRAPH_INPUT) continue;
+        if (!needs_grad(g, j)) continue;
         if (in->grad == node->grad) {
             remaining[j]--;
             continue;
@@ -292,7 +296,7 @@ cr_status cr_graph_backward(cr_graph *g) {
     if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "backward before forward and loss");
     int remaining[g->node_count]; /* consumers whose gradient contribution is still to come */
     for (int i = 0; i < g->node_count; i++) remaining[i] = g->nodes[i].consumers;
-    for (int i = g->node_count - 1; i >= 1; i--) {
+    for (int i = g->node_count - 1; i >= g->train_from; i--) {
         double start = g->profiling ? cr_now_seconds() : 0.0;
         CR_TRY(backward_node(g, &g->nodes[i], remaining, g->last_n));
         if (g->profiling) {

@@ -1,5 +1,6 @@
-/* A graph's state dict: export to named host tensors and load from a safetensors file, by
- * torchvision's names, so weights move between crescendo and PyTorch unchanged. */
+/* A graph's state dict: export to named host tensors and load from a safetensors file (whole, or
+ * one chosen tensor at a time), by torchvision's names, so weights move between crescendo and
+ * PyTorch unchanged. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,9 +77,19 @@ cr_status cr_graph_state_load(cr_graph *g, const cr_safetensors *file, const cha
         const cr_tensor *t;
         CR_TRY(cr_safetensors_expect(file, p->name, p->value.dtype, p->value.ndim, p->value.shape,
                                      &t));
-        size_t size = cr_tensor_bytes(&p->value);
-        if (p->value.dtype == CR_DTYPE_I64) memcpy(p->value.data, t->data, size);
-        else CR_TRY(g->be->ops->copy_from_host(g->be, p->value.data, t->data, size));
+        CR_TRY(cr_graph_param_load(g, p, t));
     }
     return CR_STATUS_OK;
+}
+
+cr_status cr_graph_param_load(cr_graph *g, cr_param *p, const cr_tensor *host) {
+    bool same = host->dtype == p->value.dtype && host->ndim == p->value.ndim;
+    for (int d = 0; same && d < host->ndim; d++) same = host->shape[d] == p->value.shape[d];
+    if (!same) return cr_fail(CR_STATUS_INVALID, "%s: another dtype or shape", p->name);
+    size_t size = cr_tensor_bytes(&p->value);
+    if (p->value.dtype == CR_DTYPE_I64) {
+        memcpy(p->value.data, host->data, size); /* counters live on the host */
+        return CR_STATUS_OK;
+    }
+    return g->be->ops->copy_from_host(g->be, p->value.data, host->data, size);
 }

@@ -1,6 +1,7 @@
 /* torch.optim.AdamW (amsgrad off): decoupled weight decay, then Adam's update with bias
- * corrections. The arithmetic is the backend's adamw_step, one call over every segment; this file
- * checks the config and computes the step's scalars, rounded where torch rounds them. */
+ * corrections. The arithmetic is the backend's adamw_step, one call over a group of segments (all
+ * of them, unless parameters joined late); this file checks the config and computes the step's
+ * scalars, rounded where torch rounds them. */
 #include <math.h>
 
 #include "optim/optimizer_impl.h"
@@ -25,12 +26,13 @@ static cr_status adamw_check(const cr_optimizer_config *c, const cr_backend *be)
 
 /* torch holds lr, the betas and eps as Python floats and computes the bias corrections in double;
  * each scalar becomes a float where it first meets a tensor. */
-static cr_status adamw_update(cr_optimizer *opt, double lr, int64_t step) {
+static cr_status adamw_update(cr_optimizer *opt, const cr_optim_segment *segments, int count,
+                              double lr, int64_t step) {
     const cr_optimizer_config *c = &opt->config;
     double bias1 = 1.0 - pow(c->beta1, (double)step), bias2 = 1.0 - pow(c->beta2, (double)step);
     cr_adamw_args a = {
-        .segments = opt->segments,
-        .segment_count = opt->segment_count,
+        .segments = segments,
+        .segment_count = count,
         .lr = lr,
         .beta1 = (float)c->beta1,
         .one_minus_beta1 = (float)(1.0 - c->beta1),

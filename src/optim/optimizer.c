@@ -1,5 +1,6 @@
 /* What every optimizer shares: the trainable parameters, one block of state parallel to them, the
- * step count, and the state's checkpoint names. The update rules live in sgd.c and adamw.c. */
+ * step counts (the optimizer's and each parameter's), freezing, and the state's checkpoint names.
+ * The update rules live in sgd.c and adamw.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,25 +43,45 @@ static double decay_of(const cr_optimizer_config *c, const cr_param *p) {
     return c->decay_norm_and_bias || p->kind == CR_PARAM_WEIGHT ? c->weight_decay : 0.0;
 }
 
-/* Merges neighbours whose memory is contiguous and whose decay agrees: a model built in one arena
- * then steps over a handful of segments instead of one per tensor. */
+static bool has_group(const cr_optimizer *opt, int64_t steps) {
+    for (int k = 0; k < opt->group_count; k++)
+        if (opt->groups[k].steps == steps) return true;
+    return false;
+}
+
+/* The table of what trains: the parameters not frozen, in groups by the steps they have taken (each
+ * group one backend call). Within a group, neighbours whose memory is contiguous and whose decay
+ * agrees merge: a model built in one arena then steps over a handful of segments instead of one
+ * per tensor. */
 static cr_status build_segments(cr_optimizer *opt) {
+    free(opt->segments);
+    free(opt->groups);
     opt->segments = calloc((size_t)opt->count + 1, sizeof *opt->segments);
-    if (!opt->segments) return cr_fail(CR_STATUS_NOMEM, "optimizer: out of memory");
-    cr_optim_segment *last = NULL;
+    opt->groups = calloc((size_t)opt->count + 1, sizeof *opt->groups);
+    opt->segment_count = opt->group_count = 0;
+    if (!opt->segments || !opt->groups) return cr_fail(CR_STATUS_NOMEM, "optimizer: out of memory");
     for (int i = 0; i < opt->count; i++) {
-        const cr_param *p = &opt->params[i];
-        size_t n = (size_t)cr_tensor_numel(&p->value);
-        double wd = decay_of(&opt->config, p);
-        if (last && last->param + last->count == (float *)p->value.data &&
-            last->grad + last->count == p->grad && last->weight_decay == wd) {
-            last->count += n;
-            continue;
+        if (opt->frozen[i] || has_group(opt, opt->param_steps[i])) continue;
+        cr_optim_group *group = &opt->groups[opt->group_count++];
+        *group = (cr_optim_group){.first = opt->segment_count, .steps = opt->param_steps[i]};
+        cr_optim_segment *last = NULL;
+        for (int j = i, previous = -1; j < opt->count; j++) {
+            if (opt->frozen[j] || opt->param_steps[j] != group->steps) continue;
+            const cr_param *p = &opt->params[j];
+            size_t n = (size_t)cr_tensor_numel(&p->value);
+            double wd = decay_of(&opt->config, p);
+            if (last && previous == j - 1 && last->param + last->count == (float *)p->value.data &&
+                last->grad + last->count == p->grad && last->weight_decay == wd) {
+                last->count += n;
+            } else {
+                last = &opt->segments[opt->segment_count++];
+                *last = (cr_optim_segment){.param = p->value.data, .grad = p->grad,
+                                           .state_offset = opt->state_offset[j], .count = n,
+                                           .weight_decay = wd};
+            }
+            previous = j;
         }
-        last = &opt->segments[opt->segment_count++];
-        *last = (cr_optim_segment){.param = p->value.data, .grad = p->grad,
-                                   .state_offset = opt->state_offset[i], .count = n,
-                                   .weight_decay = wd};
+        group->count = opt->segment_count - group->first;
     }
     return CR_STATUS_OK;
 }
@@ -78,14 +99,19 @@ static cr_status build_names(cr_optimizer *opt) {
 
 static cr_status allocate(cr_optimizer *opt, const cr_param *params, int count) {
     for (int i = 0; i < count; i++) opt->count += cr_param_trainable(&params[i]);
-    opt->params = calloc((size_t)opt->count + 1, sizeof *opt->params);
-    opt->state_offset = calloc((size_t)opt->count + 1, sizeof *opt->state_offset);
-    if (!opt->params || !opt->state_offset)
+    size_t entries = (size_t)opt->count + 1;
+    opt->params = calloc(entries, sizeof *opt->params);
+    opt->state_offset = calloc(entries, sizeof *opt->state_offset);
+    opt->source = calloc(entries, sizeof *opt->source);
+    opt->frozen = calloc(entries, sizeof *opt->frozen);
+    opt->param_steps = calloc(entries, sizeof *opt->param_steps);
+    if (!opt->params || !opt->state_offset || !opt->source || !opt->frozen || !opt->param_steps)
         return cr_fail(CR_STATUS_NOMEM, "optimizer: out of memory");
     int n = 0;
     for (int i = 0; i < count; i++) {
         if (!cr_param_trainable(&params[i])) continue;
         opt->params[n] = params[i];
+        opt->source[n] = i;
         opt->state_offset[n] = opt->slot_floats;
         opt->slot_floats += (size_t)cr_tensor_numel(&params[i].value);
         n++;
@@ -131,7 +157,11 @@ void cr_optimizer_destroy(cr_optimizer *opt) {
     if (opt->state) opt->be->ops->free(opt->be, opt->state);
     free(opt->params);
     free(opt->state_offset);
+    free(opt->source);
+    free(opt->frozen);
+    free(opt->param_steps);
     free(opt->segments);
+    free(opt->groups);
     free(opt->names);
     free(opt->host_state);
     free(opt);
@@ -141,14 +171,27 @@ cr_status cr_optimizer_step(cr_optimizer *opt, double lr) {
     if (!(lr >= 0.0 && isfinite(lr)))
         return cr_fail(CR_STATUS_INVALID, "optimizer %s: learning rate %g at step %lld",
                        opt->rule->name, lr, (long long)opt->steps);
-    CR_TRY(opt->rule->update(opt, lr, opt->steps + 1));
+    for (int k = 0; k < opt->group_count; k++) {
+        const cr_optim_group *group = &opt->groups[k];
+        CR_TRY(opt->rule->update(opt, opt->segments + group->first, group->count, lr,
+                                 group->steps + 1));
+    }
+    for (int k = 0; k < opt->group_count; k++) opt->groups[k].steps++;
+    for (int i = 0; i < opt->count; i++) opt->param_steps[i] += !opt->frozen[i];
     opt->steps++;
     return CR_STATUS_OK;
 }
 
 int64_t cr_optimizer_step_count(const cr_optimizer *opt) { return opt->steps; }
 
-int cr_optimizer_state_count(const cr_optimizer *opt) { return 1 + opt->slots * opt->count; }
+cr_status cr_optimizer_set_frozen(cr_optimizer *opt, const bool *frozen) {
+    for (int i = 0; i < opt->count; i++) opt->frozen[i] = frozen && frozen[opt->source[i]];
+    return build_segments(opt);
+}
+
+#define PARAM_STEPS_NAME CR_OPTIMIZER_PREFIX "param_steps"
+
+int cr_optimizer_state_count(const cr_optimizer *opt) { return 2 + opt->slots * opt->count; }
 
 cr_status cr_optimizer_state_export(cr_optimizer *opt, cr_named_tensor *out) {
     cr_backend *be = opt->be;
@@ -172,6 +215,9 @@ cr_status cr_optimizer_state_export(cr_optimizer *opt, cr_named_tensor *out) {
                 opt->names[1 + s * opt->count + i], cr_tensor_make(CR_DTYPE_F32, v->ndim, v->shape,
                                                                    data)};
         }
+    int64_t shape[1] = {opt->count};
+    out[1 + opt->slots * opt->count] = (cr_named_tensor){
+        PARAM_STEPS_NAME, cr_tensor_make(CR_DTYPE_I64, 1, shape, opt->param_steps)};
     return CR_STATUS_OK;
 }
 
@@ -190,16 +236,40 @@ static cr_status find_state(const cr_optimizer *opt, const cr_safetensors *file,
     return CR_STATUS_OK;
 }
 
+/* The steps each parameter has taken, each in [0, steps]; NULL in *out when the file predates
+ * them, which means every parameter took all the steps. */
+static cr_status find_param_steps(const cr_optimizer *opt, const cr_safetensors *file,
+                                  int64_t steps, const int64_t **out) {
+    *out = NULL;
+    if (!cr_safetensors_find(file, PARAM_STEPS_NAME)) return CR_STATUS_OK;
+    const cr_tensor *t;
+    int64_t shape[1] = {opt->count};
+    CR_TRY(cr_safetensors_expect(file, PARAM_STEPS_NAME, CR_DTYPE_I64, 1, shape, &t));
+    const int64_t *v = t->data;
+    for (int i = 0; i < opt->count; i++)
+        if (v[i] < 0 || v[i] > steps)
+            return cr_fail(CR_STATUS_DATA, "%s: %s[%d] is %lld, not in [0, %lld]",
+                           cr_safetensors_path(file), PARAM_STEPS_NAME, i, (long long)v[i],
+                           (long long)steps);
+    *out = v;
+    return CR_STATUS_OK;
+}
+
 cr_status cr_optimizer_state_import(cr_optimizer *opt, const cr_safetensors *file) {
     const cr_tensor *step;
+    const int64_t *param_steps = NULL;
     cr_status s = cr_safetensors_expect(file, opt->names[0], CR_DTYPE_I64, 0, NULL, &step);
     if (s == CR_STATUS_OK && *(const int64_t *)step->data < 0)
         s = cr_fail(CR_STATUS_DATA, "%s: %s is negative", cr_safetensors_path(file),
                     opt->names[0]);
+    if (s == CR_STATUS_OK)
+        s = find_param_steps(opt, file, *(const int64_t *)step->data, &param_steps);
     if (s == CR_STATUS_OK) s = find_state(opt, file, 0);
     if (s == CR_STATUS_OK) s = find_state(opt, file, 1);
     if (s != CR_STATUS_OK)
         return cr_fail_context(s, "loading the %s optimizer's state", opt->rule->name);
     opt->steps = *(const int64_t *)step->data;
-    return CR_STATUS_OK;
+    for (int i = 0; i < opt->count; i++)
+        opt->param_steps[i] = param_steps ? param_steps[i] : opt->steps;
+    return build_segments(opt);
 }

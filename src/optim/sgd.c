@@ -1,6 +1,6 @@
 /* torch.optim.SGD: momentum, dampening, Nesterov and L2 weight decay. The arithmetic is the
- * backend's sgd_step, one call over every segment; this file only checks the config and fills the
- * args. */
+ * backend's sgd_step, one call over a group of segments (all of them, unless parameters joined
+ * late); this file only checks the config and fills the args. */
 #include <math.h>
 
 #include "optim/optimizer_impl.h"
@@ -23,11 +23,12 @@ static cr_status sgd_check(const cr_optimizer_config *c, const cr_backend *be) {
     return CR_STATUS_OK;
 }
 
-static cr_status sgd_update(cr_optimizer *opt, double lr, int64_t step) {
+static cr_status sgd_update(cr_optimizer *opt, const cr_optim_segment *segments, int count,
+                            double lr, int64_t step) {
     const cr_optimizer_config *c = &opt->config;
     cr_sgd_args a = {
-        .segments = opt->segments,
-        .segment_count = opt->segment_count,
+        .segments = segments,
+        .segment_count = count,
         .lr = (float)lr,
         .momentum = (float)c->momentum,
         .dampening = (float)c->dampening,

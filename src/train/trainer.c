@@ -1,7 +1,8 @@
-/* The training run: set-up (model, optimizer, loaders, LR schedule, resume), the epoch loop that
- * asks the stage machine what each epoch trains at (and handles each switch: console line, lr
- * factor, BatchNorm re-estimation), and what each epoch leaves behind (log line, metrics.jsonl,
- * confusion matrix, checkpoints, the early-stopping decision). */
+/* The training run: set-up (model, pretrained weights, optimizer, loaders, LR schedule, resume),
+ * the epoch loop that asks the stage machine what each epoch trains at (and handles each switch:
+ * console line, lr factor, BatchNorm re-estimation) and freezes the body for the first epochs of a
+ * fine-tuning run, and what each epoch leaves behind (log line, metrics.jsonl, confusion matrix,
+ * checkpoints, the early-stopping decision). */
 #include "crescendo/trainer.h"
 
 #include <math.h>
@@ -65,6 +66,7 @@ typedef struct run {
     double best_acc, elapsed_before;
     int best_epoch, epochs_since_best;
     int bad_reported; /* bad samples of the training loader already listed on the console */
+    bool frozen;      /* the body is frozen: an epoch of the first freeze_epochs */
     float dropout, crop_scale_min; /* of the current stage (progressive regularization moves
                                     * them) */
     double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
@@ -169,16 +171,43 @@ static cr_status resume(run *r) {
     return s;
 }
 
+/* --init: the pretrained weights, and on the console what was loaded and whether the classifier
+ * was swapped. */
+static cr_status load_pretrained(run *r) {
+    const cr_train_config *c = r->config;
+    int classes = cr_dataset_num_classes(c->train);
+    cr_init_result init;
+    cr_status s = cr_checkpoint_load_init(r->graph, c->init_path, &init);
+    if (s != CR_STATUS_OK)
+        return cr_fail_context(s, "--init for a %s of %d classes", c->model, classes);
+    if (!c->console) return CR_STATUS_OK;
+    fprintf(c->console, "initialized from %s: %d tensors%s\n", c->init_path, init.loaded,
+            init.ignored ? " (its optimizer state left out)" : "");
+    const char *head = cr_graph_classifier_name(r->graph);
+    if (init.swapped)
+        fprintf(c->console, "classifier swap: %s has %d outputs in %s, this run %d classes; %s "
+                "keeps its fresh initialization\n", head, init.file_classes, c->init_path,
+                classes, head);
+    return CR_STATUS_OK;
+}
+
 static cr_status set_up(run *r, cr_backend *be) {
     const cr_train_config *c = r->config;
     int classes = cr_dataset_num_classes(c->train);
     if (c->val && cr_dataset_num_classes(c->val) != classes)
         return cr_fail(CR_STATUS_INVALID, "the validation set has %d classes, the training set %d",
                        cr_dataset_num_classes(c->val), classes);
+    if (c->init_path && c->resume)
+        return cr_fail(CR_STATUS_INVALID, "--init and --resume: a resumed run restores its own "
+                       "weights");
+    if (c->freeze_epochs > 0 && !c->init_path && !c->resume)
+        return cr_fail(CR_STATUS_INVALID, "--freeze-epochs %d freezes pretrained layers: give "
+                       "the weights with --init", c->freeze_epochs);
     cr_model_config mc = {.num_classes = classes, .in_channels = c->channels,
                           .dropout = c->dropout};
     CR_TRY(cr_model_create(be, c->model, &mc, c->seed, &r->graph));
     CR_TRY(cr_graph_set_precision(r->graph, c->precision));
+    if (c->init_path) CR_TRY(load_pretrained(r));
     int min_side = cr_model_min_resolution(c->model);
     for (int i = 0; i < c->schedule.count; i++)
         if (c->schedule.stages[i].resolution < min_side)
@@ -344,12 +373,42 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
     return CR_STATUS_OK;
 }
 
+/* Freezes the body for the first freeze_epochs epochs and thaws it after them (a resumed run
+ * by the epoch it resumes at); the console says when each begins. */
+static cr_status freeze_for(run *r, int epoch) {
+    const cr_train_config *c = r->config;
+    bool frozen = epoch < c->freeze_epochs;
+    if (frozen == r->frozen) return CR_STATUS_OK;
+    cr_graph_freeze_body(r->graph, frozen);
+    int count = cr_graph_param_count(r->graph);
+    bool *mask = malloc(sizeof *mask * (size_t)count);
+    if (!mask) return cr_fail(CR_STATUS_NOMEM, "out of memory");
+    for (int i = 0; i < count; i++) mask[i] = cr_graph_param_frozen(r->graph, i);
+    cr_status s = cr_optimizer_set_frozen(r->optimizer, mask);
+    free(mask);
+    CR_TRY(s);
+    r->frozen = frozen;
+    if (!c->console) return CR_STATUS_OK;
+    static const char note[] = "the layers before it are frozen, BatchNorm statistics included "
+                               "(--freeze-epochs)";
+    const char *head = cr_graph_classifier_name(r->graph);
+    int last = c->freeze_epochs < r->total_epochs ? c->freeze_epochs : r->total_epochs;
+    if (!frozen)
+        fprintf(c->console, "from epoch %d every layer trains\n", epoch + 1);
+    else if (last == epoch + 1)
+        fprintf(c->console, "epoch %d trains %s alone: %s\n", epoch + 1, head, note);
+    else
+        fprintf(c->console, "epochs %d-%d train %s alone: %s\n", epoch + 1, last, head, note);
+    return CR_STATUS_OK;
+}
+
 static cr_status train_loop(run *r, cr_train_result *result) {
     const cr_train_config *c = r->config;
     double start = cr_now_seconds();
     for (int epoch = r->first_epoch; epoch < r->total_epochs; epoch++) {
         cr_stage_plan plan = cr_stage_machine_current(&r->stages);
         r->switch_val_loss = r->switch_val_acc = NAN;
+        CR_TRY(freeze_for(r, epoch));
         if (epoch == r->first_epoch || plan.epoch_in_stage == 0)
             CR_TRY(begin_stage(r, &plan, epoch));
         r->last_plan = plan;

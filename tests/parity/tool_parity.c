@@ -4,11 +4,17 @@
  *                                    logits, loss, gradients, running statistics and the weights
  *                                    after SGD steps, in fp32 or bf16 mixed precision
  *   tool_parity export MODEL OUT [C] writes a fresh model's state dict, an input of C channels
- *                                    (default 3) and the eval-mode logits, to load into PyTorch */
+ *                                    (default 3) and the eval-mode logits, to load into PyTorch
+ *   tool_parity init MODEL WEIGHTS IN OUT  starts a model from WEIGHTS as train --init does
+ *                                    (cr_checkpoint_load_init) and writes its state dict under
+ *                                    "state.", the eval-mode logits on IN's input, and in the
+ *                                    metadata the tensors loaded and whether it swapped the
+ *                                    classifier */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crescendo/checkpoint.h"
 #include "crescendo/graph.h"
 #include "crescendo/model.h"
 #include "crescendo/optim.h"
@@ -191,20 +197,71 @@ static cr_status run_export(cr_backend *be, const char *model, int c, const char
     return s;
 }
 
+/* The model started from `weights` as train --init starts it, then evaluated on IN's input. */
+static cr_status run_init(cr_backend *be, const char *model, const char *weights, const char *in,
+                          const char *out) {
+    cr_safetensors *file;
+    CR_TRY(cr_safetensors_open(in, &file));
+    const cr_tensor *input = cr_safetensors_find(file, "input");
+    if (!input || input->ndim != 4 || input->shape[2] != input->shape[3]) {
+        cr_safetensors_close(file);
+        return cr_fail(CR_STATUS_DATA, "%s: needs a square 'input' (N, C, H, W)", in);
+    }
+    int n = (int)input->shape[0], c = (int)input->shape[1], side = (int)input->shape[2];
+    cr_status s = CR_STATUS_OK;
+    cr_model_config config = {.num_classes = CLASSES, .in_channels = c};
+    cr_graph *g = NULL;
+    cr_step *step = NULL;
+    cr_init_result init = {0};
+    outputs o = {0};
+    float *x = NULL;
+    int32_t *labels = calloc((size_t)n + 1, sizeof *labels);
+    if (!labels) s = cr_fail(CR_STATUS_NOMEM, "out of memory");
+    if (s == CR_STATUS_OK) s = cr_model_create(be, model, &config, 0, &g);
+    if (s == CR_STATUS_OK) s = cr_checkpoint_load_init(g, weights, &init);
+    if (s == CR_STATUS_OK) s = emit_params(&o, g, "state.", false, false);
+    if (s == CR_STATUS_OK && !(x = to_channels_last(input->data, n, c, side, side)))
+        s = cr_fail(CR_STATUS_NOMEM, "out of memory");
+    if (s == CR_STATUS_OK) s = cr_step_create(g, NULL, &(cr_step_config){0}, &step);
+    if (s == CR_STATUS_OK) s = cr_step_prepare(step, n, side);
+    cr_step_result r;
+    if (s == CR_STATUS_OK) s = cr_step_eval(step, x, labels, n, &r);
+    int64_t lshape[2] = {n, CLASSES};
+    cr_tensor lt = cr_tensor_make(CR_DTYPE_F32, 2, lshape, NULL);
+    if (s == CR_STATUS_OK) s = emit(&o, "", "logits", &lt, r.logits);
+    char loaded[16], swapped[16];
+    snprintf(loaded, sizeof loaded, "%d", init.loaded);
+    snprintf(swapped, sizeof swapped, "%d", init.swapped);
+    cr_metadata_entry meta[2] = {{"loaded", loaded}, {"swapped", swapped}};
+    if (s == CR_STATUS_OK) s = cr_safetensors_write(out, o.items, o.count, meta, 2);
+    outputs_free(&o);
+    cr_step_destroy(step);
+    cr_graph_destroy(g);
+    cr_safetensors_close(file);
+    free(x);
+    free(labels);
+    return s;
+}
+
 int main(int argc, char **argv) {
     bool train = (argc == 5 || argc == 6) && strcmp(argv[1], "train") == 0;
     bool export = (argc == 4 || argc == 5) && strcmp(argv[1], "export") == 0;
+    bool init = argc == 6 && strcmp(argv[1], "init") == 0;
     bool bf16 = train && argc == 6 && strcmp(argv[5], "bf16") == 0;
-    if ((!train && !export) || (train && argc == 6 && !bf16)) {
+    if ((!train && !export && !init) || (train && argc == 6 && !bf16)) {
         fprintf(stderr, "usage: tool_parity train MODEL IN OUT [bf16] | export MODEL OUT "
-                "[CHANNELS]\n");
+                "[CHANNELS] | init MODEL WEIGHTS IN OUT\n");
         return 2;
     }
     cr_backend *be;
     cr_status s = cr_backend_create(CR_DEVICE_CPU, 0, &be);
     if (s == CR_STATUS_OK) {
-        s = train ? run_train(be, argv[2], argv[3], argv[4], bf16 ? CR_DTYPE_BF16 : CR_DTYPE_F32)
-                  : run_export(be, argv[2], argc == 5 ? atoi(argv[4]) : 3, argv[3]);
+        if (train)
+            s = run_train(be, argv[2], argv[3], argv[4], bf16 ? CR_DTYPE_BF16 : CR_DTYPE_F32);
+        else if (export)
+            s = run_export(be, argv[2], argc == 5 ? atoi(argv[4]) : 3, argv[3]);
+        else
+            s = run_init(be, argv[2], argv[3], argv[4], argv[5]);
         cr_backend_destroy(be);
     }
     if (s != CR_STATUS_OK) {
