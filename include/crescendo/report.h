@@ -104,6 +104,13 @@ cr_status cr_metrics_log_write(cr_metrics_log *log, const cr_epoch_record *r);
 /* Closes the file; a NULL log is ignored. */
 void cr_metrics_log_close(cr_metrics_log *log);
 
+/* Reads the records of a log back, in file order, for a resumed run to report its whole history:
+ * up to `capacity` records into out, their number in *count. A missing file is an empty log; a
+ * null is read as NaN, and so is a key the line lacks (a log of an older version); `epochs` is
+ * not in the log and is left 0. A line that is not a JSON object with an integer epoch fails with
+ * CR_STATUS_DATA naming the file and line. */
+cr_status cr_metrics_log_read(const char *path, cr_epoch_record *out, int capacity, int *count);
+
 /* ---- TensorBoard ------------------------------------------------------------------------------
  *
  * events.out.tfevents.<time>.<host>.<pid> in the run folder: per epoch (the step) the scalars
