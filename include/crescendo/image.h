@@ -74,5 +74,7 @@ void cr_image_free(cr_image *image);
 
 /* Writes an 8-bit gray (1 channel) or RGB (3 channel) PNG. */
 cr_status cr_image_write_png(const char *path, const cr_image *image);
+/* The same PNG in memory: *bytes (*size of them) is malloc'ed, for the caller to free. */
+cr_status cr_image_encode_png(const cr_image *image, uint8_t **bytes, size_t *size);
 
 #endif

@@ -109,6 +109,9 @@ cr_status cr_loader_next(cr_loader *loader, cr_batch *batch);
  * out, so cr_loader_next may give fewer). */
 int cr_loader_batches(const cr_loader *loader);
 int cr_loader_workers(const cr_loader *loader);
+/* What each channel of a batch was normalized with, x = (v / 255 - mean) / std: the options'
+ * mean and std, or 0 and 1 when their std was all zero. Turns batches back into pixels. */
+void cr_loader_normalization(const cr_loader *loader, float mean[3], float std[3]);
 void cr_loader_get_stats(const cr_loader *loader, cr_loader_stats *out);
 
 /* The distinct samples found bad since creation (under CR_ON_BAD_SKIP), each with its message:

@@ -54,6 +54,8 @@ void cr_metrics_reset(cr_metrics *m);
 /* Scores one batch. scores (N, K) row-major, labels (N). A label outside [0, K) fails with
  * CR_STATUS_INVALID naming the row, and then nothing of the batch is counted. */
 cr_status cr_metrics_add(cr_metrics *m, const float *scores, const int32_t *labels, int n);
+/* The predicted class of one row of scores (num_classes of them), by the ranking rule above. */
+int cr_metrics_predict(const float *scores, int num_classes);
 /* Adds a batch's mean loss, weighted by its n samples. */
 void cr_metrics_add_loss(cr_metrics *m, double mean_loss, int n);
 
@@ -61,6 +63,9 @@ int cr_metrics_classes(const cr_metrics *m);
 const char *cr_metrics_class_name(const cr_metrics *m, int c);
 /* Samples of class true_class predicted as predicted_class. */
 int64_t cr_metrics_count(const cr_metrics *m, int true_class, int predicted_class);
+/* The whole matrix (classes, classes), [true][predicted], as cr_metrics_count reads it; it
+ * changes with every add and reset. */
+const int64_t *cr_metrics_confusion(const cr_metrics *m);
 cr_metrics_summary cr_metrics_summarize(const cr_metrics *m);
 cr_class_stats cr_metrics_class_stats(const cr_metrics *m, int c);
 /* The first `count` classes (1 <= count <= K) of one row of K scores in the ranking above, best

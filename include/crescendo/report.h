@@ -1,5 +1,6 @@
 /* crescendo/report.h — what a user sees and plots while a run goes: the progress bar of an epoch,
- * the one console line per epoch, and metrics.jsonl, one JSON object per epoch.
+ * the one console line per epoch, metrics.jsonl (one JSON object per epoch), TensorBoard's event
+ * file, and report.html, the run on one self-contained page.
  *
  * The library never picks a stream: the caller (the CLI) passes the FILE * to draw on. */
 #ifndef CRESCENDO_REPORT_H
@@ -104,6 +105,13 @@ cr_status cr_metrics_log_write(cr_metrics_log *log, const cr_epoch_record *r);
 /* Closes the file; a NULL log is ignored. */
 void cr_metrics_log_close(cr_metrics_log *log);
 
+/* Reads the records of a log back, in file order, for a resumed run to report its whole history:
+ * up to `capacity` records into out, their number in *count. A missing file is an empty log; a
+ * null is read as NaN, and so is a key the line lacks (a log of an older version); `epochs` is
+ * not in the log and is left 0. A line that is not a JSON object with an integer epoch fails with
+ * CR_STATUS_DATA naming the file and line. */
+cr_status cr_metrics_log_read(const char *path, cr_epoch_record *out, int capacity, int *count);
+
 /* ---- TensorBoard ------------------------------------------------------------------------------
  *
  * events.out.tfevents.<time>.<host>.<pid> in the run folder: per epoch (the step) the scalars
@@ -119,5 +127,82 @@ cr_status cr_tensorboard_open(cr_tensorboard **out, const char *dir, int first_s
 cr_status cr_tensorboard_write(cr_tensorboard *tb, const cr_epoch_record *r);
 /* Closes the file; NULL is ignored. */
 void cr_tensorboard_close(cr_tensorboard *tb);
+
+/* ---- report.html ----------------------------------------------------------------------------
+ *
+ * One HTML page that any browser shows offline: inline SVG charts and CSS, thumbnails as data:
+ * URIs, no script and no address outside the file. From the top:
+ *   - the run: model, schedule, epochs, best and last accuracy, size, time;
+ *   - loss and accuracy (train and val) per epoch, and the learning rate at each epoch's end,
+ *     each chart with one shaded band per stage (labelled with its size) and a dashed line at
+ *     every switch; a validation at the switch shows as a diamond on the accuracy chart;
+ *   - the stages: size, batch, epochs done and planned, mean training images/s (also as bars),
+ *     time, best validation accuracy;
+ *   - the last epoch's validation: the row-normalized confusion matrix as a heatmap (each cell's
+ *     percentage written in it up to CR_REPORT_HEATMAP_TEXT_MAX classes), left out above
+ *     CR_REPORT_HEATMAP_MAX classes; the most confused pairs; per class the images, accuracy
+ *     (recall), precision and F1; and a grid of misclassified images with their true and
+ *     predicted class.
+ * The report module computes nothing about training: the caller hands over plain data (the
+ * metrics module's numbers, the stage plan) and the page draws it. Every name is HTML-escaped. */
+
+enum {
+    CR_REPORT_HEATMAP_MAX = 30,      /* more classes: the most confused pairs without a heatmap */
+    CR_REPORT_HEATMAP_TEXT_MAX = 15, /* more classes: the heatmap's cells are colour only */
+};
+
+/* A stage of the schedule as planned. */
+typedef struct cr_report_stage {
+    int resolution; /* square side in pixels */
+    int batch_size;
+    int epochs;     /* its length; in an auto schedule its most */
+} cr_report_stage;
+
+/* One class in the last validation pass. */
+typedef struct cr_report_class {
+    const char *name;
+    int64_t support;  /* validation images of the class */
+    double precision, recall, f1;
+} cr_report_class;
+
+typedef struct cr_report_pair {
+    int true_class, predicted_class;
+    int64_t count;
+} cr_report_pair;
+
+/* A misclassified validation image, already encoded. */
+typedef struct cr_report_thumbnail {
+    const uint8_t *png; /* (png_size) a PNG file */
+    size_t png_size;
+    int width, height;  /* its pixels; the page scales it to 80 CSS pixels high */
+    int true_class, predicted_class;
+} cr_report_thumbnail;
+
+typedef struct cr_report {
+    const char *title;  /* the heading (the trainer gives the run folder) */
+    const char *model;
+    const cr_epoch_record *epochs; /* (epoch_count) in order; consecutive epochs of a stage
+                                    * make its band */
+    int epoch_count;
+    int planned_epochs; /* the run's most epochs */
+    const cr_report_stage *stages; /* (stage_count) the schedule; a record's stage indexes it */
+    int stage_count;
+    int best_epoch;     /* of the best validation accuracy, 0 when none */
+    double best_val_acc;
+    /* the last validation pass; classes is 0 when the run has none */
+    int classes;
+    const cr_report_class *class_stats; /* (classes) */
+    const int64_t *confusion;           /* (classes, classes) counts, [true][predicted] */
+    const cr_report_pair *confused;     /* (confused_count) most confused first */
+    int confused_count;
+    const cr_report_thumbnail *thumbnails; /* (thumbnail_count) */
+    int thumbnail_count;
+} cr_report;
+
+/* Writes the page to out. Fails with CR_STATUS_INVALID on data out of range (a record's stage
+ * outside the stage list, a class index outside [0, classes)), CR_STATUS_NOMEM. */
+cr_status cr_report_write_html(FILE *out, const cr_report *report);
+/* Writes the page to path atomically (cr_write_atomically); a failure names the file. */
+cr_status cr_report_save_html(const char *path, const cr_report *report);
 
 #endif

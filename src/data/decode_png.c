@@ -1,4 +1,5 @@
-/* PNG through libpng: decoding from memory into 8-bit gray or RGB, and writing 8-bit PNGs.
+/* PNG through libpng: decoding from memory into 8-bit gray or RGB, and writing 8-bit PNGs to a
+ * file or to memory.
  * libpng reports errors by longjmp; every function here that calls setjmp keeps the state it
  * changes afterwards behind pointers, so a jump back finds it intact (C11 7.13.2.1). */
 #include <errno.h>
@@ -126,21 +127,52 @@ static cr_status write_png(png_structp png, png_infop info, png_job *job, FILE *
     return CR_STATUS_OK;
 }
 
-cr_status cr_image_write_png(const char *path, const cr_image *image) {
-    if ((image->channels != 1 && image->channels != 3) || image->width < 1 || image->height < 1 ||
-        !image->pixels)
-        return cr_fail(CR_STATUS_INVALID, "%s: cannot write a %dx%d image of %d channels as PNG",
-                       path, image->width, image->height, image->channels);
-    FILE *file = fopen(path, "wb");
-    if (!file) return cr_fail(CR_STATUS_IO, "%s: cannot create: %s", path, strerror(errno));
+/* Writes image as a PNG into file; `name` (a path, or what the bytes are for) starts errors. */
+static cr_status png_to_stream(FILE *file, const char *name, const cr_image *image) {
     png_job job = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    cr_status s = info ? write_png(png, info, &job, file, path, image)
-                       : cr_fail(CR_STATUS_NOMEM, "%s: out of memory starting libpng", path);
+    cr_status s = info ? write_png(png, info, &job, file, name, image)
+                       : cr_fail(CR_STATUS_NOMEM, "%s: out of memory starting libpng", name);
     png_destroy_write_struct(&png, &info);
+    return s;
+}
+
+static cr_status check_writable(const char *name, const cr_image *image) {
+    if ((image->channels != 1 && image->channels != 3) || image->width < 1 || image->height < 1 ||
+        !image->pixels)
+        return cr_fail(CR_STATUS_INVALID, "%s: cannot write a %dx%d image of %d channels as PNG",
+                       name, image->width, image->height, image->channels);
+    return CR_STATUS_OK;
+}
+
+cr_status cr_image_write_png(const char *path, const cr_image *image) {
+    CR_TRY(check_writable(path, image));
+    FILE *file = fopen(path, "wb");
+    if (!file) return cr_fail(CR_STATUS_IO, "%s: cannot create: %s", path, strerror(errno));
+    cr_status s = png_to_stream(file, path, image);
     if (fclose(file) != 0 && s == CR_STATUS_OK)
         s = cr_fail(CR_STATUS_IO, "%s: closing: %s", path, strerror(errno));
     if (s != CR_STATUS_OK) remove(path);
     return s;
+}
+
+cr_status cr_image_encode_png(const cr_image *image, uint8_t **bytes, size_t *size) {
+    *bytes = NULL;
+    *size = 0;
+    CR_TRY(check_writable("PNG in memory", image));
+    char *buffer = NULL;
+    size_t length = 0;
+    FILE *file = open_memstream(&buffer, &length);
+    if (!file) return cr_fail(CR_STATUS_NOMEM, "out of memory for a PNG in memory");
+    cr_status s = png_to_stream(file, "PNG in memory", image);
+    if (fclose(file) != 0 && s == CR_STATUS_OK)
+        s = cr_fail(CR_STATUS_NOMEM, "out of memory for a PNG in memory");
+    if (s != CR_STATUS_OK) {
+        free(buffer);
+        return s;
+    }
+    *bytes = (uint8_t *)buffer;
+    *size = length;
+    return CR_STATUS_OK;
 }

@@ -620,6 +620,11 @@ cr_status cr_loader_next(cr_loader *l, cr_batch *batch) {
 int cr_loader_batches(const cr_loader *l) { return l->epoch_started ? l->batch_count : 0; }
 int cr_loader_workers(const cr_loader *l) { return l->worker_count; }
 
+void cr_loader_normalization(const cr_loader *l, float mean[3], float std[3]) {
+    memcpy(mean, l->transform.mean, sizeof l->transform.mean);
+    memcpy(std, l->transform.std, sizeof l->transform.std);
+}
+
 void cr_loader_get_stats(const cr_loader *l, cr_loader_stats *out) {
     *out = (cr_loader_stats){.wait_seconds = l->wait_seconds,
                              .total_wait_seconds = l->total_wait_seconds,

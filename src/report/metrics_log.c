@@ -1,10 +1,12 @@
-/* metrics.jsonl, one JSON object per epoch, and the one console line per epoch.
- * Each line is synced to disk as it is written: the log is what a user plots after a crash. */
+/* metrics.jsonl, one JSON object per epoch, synced as written (what a user plots after a crash)
+ * and read back for a resumed run's report; and the one console line per epoch. */
 #include "crescendo/report.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,42 +61,63 @@ int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r) {
     return len;
 }
 
+/* The keys of a line, in the order they are written, and where each value lives in a record.
+ * Writing and reading back walk the same table, so the two cannot drift apart. */
+typedef struct field {
+    const char *key;
+    size_t offset;
+    bool integer; /* an int of the record; otherwise a double */
+} field;
+
+#define INT_FIELD(name) {#name, offsetof(cr_epoch_record, name), true}
+#define REAL_FIELD(name) {#name, offsetof(cr_epoch_record, name), false}
+static const field FIELDS[] = {
+    INT_FIELD(epoch),            INT_FIELD(stage),           INT_FIELD(resolution),
+    INT_FIELD(batch_size),       REAL_FIELD(lr),             REAL_FIELD(train_loss),
+    REAL_FIELD(train_acc),       REAL_FIELD(val_loss),       REAL_FIELD(val_acc),
+    REAL_FIELD(val_top5),        REAL_FIELD(val_f1),         REAL_FIELD(images_per_sec),
+    REAL_FIELD(epoch_seconds),   REAL_FIELD(elapsed_seconds), REAL_FIELD(data_wait_percent),
+    REAL_FIELD(switch_val_loss), REAL_FIELD(switch_val_acc),
+};
+#undef INT_FIELD
+#undef REAL_FIELD
+
 /* JSON has no NaN or infinity: such a value is written as null, which pandas reads as NaN. */
-static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+static json_t *field_to_json(const cr_epoch_record *r, const field *f) {
+    const char *at = (const char *)r + f->offset;
+    if (f->integer) return json_integer(*(const int *)at);
+    double x = *(const double *)at;
+    return isfinite(x) ? json_real(x) : json_null();
+}
 
 static json_t *record_to_json(const cr_epoch_record *r) {
     json_t *o = json_object();
     if (!o) return NULL;
-    struct {
-        const char *key;
-        json_t *value;
-    } fields[] = {
-        {"epoch", json_integer(r->epoch)},
-        {"stage", json_integer(r->stage)},
-        {"resolution", json_integer(r->resolution)},
-        {"batch_size", json_integer(r->batch_size)},
-        {"lr", real_or_null(r->lr)},
-        {"train_loss", real_or_null(r->train_loss)},
-        {"train_acc", real_or_null(r->train_acc)},
-        {"val_loss", real_or_null(r->val_loss)},
-        {"val_acc", real_or_null(r->val_acc)},
-        {"val_top5", real_or_null(r->val_top5)},
-        {"val_f1", real_or_null(r->val_f1)},
-        {"images_per_sec", real_or_null(r->images_per_sec)},
-        {"epoch_seconds", real_or_null(r->epoch_seconds)},
-        {"elapsed_seconds", real_or_null(r->elapsed_seconds)},
-        {"data_wait_percent", real_or_null(r->data_wait_percent)},
-        {"switch_val_loss", real_or_null(r->switch_val_loss)},
-        {"switch_val_acc", real_or_null(r->switch_val_acc)},
-    };
     int ok = 1;
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        ok &= fields[i].value && json_object_set_new(o, fields[i].key, fields[i].value) == 0;
+    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+        json_t *value = field_to_json(r, &FIELDS[i]);
+        ok &= value && json_object_set_new(o, FIELDS[i].key, value) == 0;
+    }
     if (!ok) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+/* A line of the log as a record; false when the line has no integer epoch. */
+static bool record_from_json(const json_t *o, cr_epoch_record *r) {
+    *r = cr_epoch_record_empty();
+    if (!json_is_integer(json_object_get(o, "epoch"))) return false;
+    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+        json_t *value = json_object_get(o, FIELDS[i].key);
+        char *at = (char *)r + FIELDS[i].offset;
+        if (FIELDS[i].integer && json_is_integer(value))
+            *(int *)at = (int)json_integer_value(value);
+        else if (!FIELDS[i].integer && json_is_number(value))
+            *(double *)at = json_number_value(value);
+    }
+    return true;
 }
 
 /* The epoch of one complete line, or -1 when the line is not an object with an integer epoch. */
@@ -183,4 +206,32 @@ void cr_metrics_log_close(cr_metrics_log *log) {
     if (log->file) fclose(log->file);
     free(log->path);
     free(log);
+}
+
+cr_status cr_metrics_log_read(const char *path, cr_epoch_record *out, int capacity, int *count) {
+    *count = 0;
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        if (errno == ENOENT) return CR_STATUS_OK;
+        return cr_fail(CR_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    char *line = NULL;
+    size_t size = 0;
+    cr_status s = CR_STATUS_OK;
+    for (int number = 1; s == CR_STATUS_OK && *count < capacity; number++) {
+        ssize_t n = getline(&line, &size, in);
+        if (n <= 0) break;
+        json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+        if (!record_from_json(o, &out[*count]))
+            s = cr_fail(CR_STATUS_DATA, "%s:%d: not a JSON object with an integer epoch", path,
+                        number);
+        else
+            ++*count;
+        json_decref(o);
+    }
+    if (s == CR_STATUS_OK && ferror(in))
+        s = cr_fail(CR_STATUS_IO, "%s: read failed: %s", path, strerror(errno));
+    free(line);
+    fclose(in);
+    return s;
 }

@@ -31,6 +31,7 @@ cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass,
 cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out) {
     CR_TRY(start_pass(ctx, pass));
     cr_metrics_reset(ctx->metrics);
+    if (pass->misclassified) cr_misclassified_reset(pass->misclassified);
 
     char label[48];
     snprintf(label, sizeof label, "%s %dpx", pass->training ? "train" : "val  ", pass->resolution);
@@ -53,6 +54,8 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
             CR_TRY(cr_step_eval(ctx->step_runner, batch.images, batch.labels, batch.count, &r));
         }
         CR_TRY(cr_metrics_add(ctx->metrics, r.logits, batch.labels, batch.count));
+        if (pass->misclassified)
+            CR_TRY(cr_misclassified_add(pass->misclassified, &batch, r.logits));
         cr_metrics_add_loss(ctx->metrics, r.loss, batch.count);
         images += batch.count;
         done++;

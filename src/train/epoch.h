@@ -10,6 +10,7 @@
 #include "crescendo/metrics.h"
 #include "crescendo/optim.h"
 #include "crescendo/step.h"
+#include "train/misclassified.h"
 
 typedef struct cr_epoch_context {
     cr_step *step_runner; /* the model and its optimizer, one batch at a time */
@@ -27,6 +28,8 @@ typedef struct cr_epoch_pass {
     float crop_scale_min; /* training: > 0 draws a random resized crop (cr_loader_epoch's) */
     int epoch;     /* 0-based */
     int resolution, batch_size;
+    cr_misclassified *misclassified; /* validation: emptied, then given the pass's wrong
+                                      * predictions for the report; NULL: none kept */
 } cr_epoch_pass;
 
 typedef struct cr_epoch_outcome {

@@ -29,6 +29,13 @@ static int ranks_before(const float *row, int a, int b) {
     return x > y || (x == y && a < b);
 }
 
+int cr_metrics_predict(const float *scores, int num_classes) {
+    int predicted = 0;
+    for (int c = 1; c < num_classes; c++)
+        if (ranks_before(scores, c, predicted)) predicted = c;
+    return predicted;
+}
+
 cr_status cr_metrics_create(cr_metrics **out, int num_classes, const char *const *names) {
     *out = NULL;
     if (num_classes < 1 || num_classes > (1 << 16))
@@ -86,11 +93,9 @@ cr_status cr_metrics_add(cr_metrics *m, const float *scores, const int32_t *labe
     int k_classes = m->classes;
     for (int i = 0; i < n; i++) {
         const float *row = scores + (size_t)i * (size_t)k_classes; /* (K) */
-        int label = labels[i], predicted = 0, ahead = 0;
-        for (int c = 0; c < k_classes; c++) {
-            if (ranks_before(row, c, predicted)) predicted = c;
+        int label = labels[i], predicted = cr_metrics_predict(row, k_classes), ahead = 0;
+        for (int c = 0; c < k_classes; c++)
             if (c != label && ranks_before(row, c, label)) ahead++;
-        }
         m->confusion[(size_t)label * (size_t)k_classes + (size_t)predicted]++;
         m->topk_hits += ahead < m->k;
     }
@@ -116,6 +121,8 @@ int64_t cr_metrics_count(const cr_metrics *m, int true_class, int predicted_clas
     CR_ASSERT(predicted_class >= 0 && predicted_class < m->classes);
     return m->confusion[(size_t)true_class * (size_t)m->classes + (size_t)predicted_class];
 }
+
+const int64_t *cr_metrics_confusion(const cr_metrics *m) { return m->confusion; }
 
 cr_class_stats cr_metrics_class_stats(const cr_metrics *m, int c) {
     cr_class_stats s = {0};

@@ -1,8 +1,8 @@
 /* The training run: set-up (model, pretrained weights, optimizer, loaders, LR schedule, resume),
  * the epoch loop that asks the stage machine what each epoch trains at (and handles each switch:
  * console line, lr factor, BatchNorm re-estimation) and freezes the body for the first epochs of a
- * fine-tuning run, and what each epoch leaves behind (log line, metrics.jsonl, confusion matrix,
- * checkpoints, the early-stopping decision). */
+ * fine-tuning run, and what each epoch leaves behind (log line, metrics.jsonl, TensorBoard events,
+ * confusion matrix, report.html, checkpoints, the early-stopping decision). */
 #include "crescendo/trainer.h"
 
 #include <math.h>
@@ -16,6 +16,7 @@
 #include "crescendo/model.h"
 #include "crescendo/report.h"
 #include "train/epoch.h"
+#include "train/misclassified.h"
 
 cr_train_config cr_train_defaults(void) {
     cr_train_config c = {
@@ -72,18 +73,30 @@ typedef struct run {
     double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
     cr_stage_plan last_plan; /* of the last epoch trained */
     const char **class_names;
+    /* for report.html */
+    cr_epoch_record *history;        /* (total_epochs) the epochs logged so far, resumed ones too */
+    int history_count;
+    cr_report_class *class_stats;    /* (classes) filled from the metrics for each report */
+    cr_misclassified *misclassified; /* the epoch's validation's wrong predictions */
 } run;
+
+/* What the report shows of the last validation: a grid of a few dozen images, and the pairs
+ * a reader can take in at a glance. */
+enum { REPORT_THUMBNAILS = 32, REPORT_PAIRS = 20 };
 
 static void run_free(run *r) {
     cr_metrics_log_close(r->log);
     cr_tensorboard_close(r->events);
     cr_metrics_destroy(r->metrics);
+    cr_misclassified_destroy(r->misclassified);
     cr_loader_destroy(r->val_loader);
     cr_loader_destroy(r->train_loader);
     cr_step_destroy(r->step);
     cr_optimizer_destroy(r->optimizer);
     cr_graph_destroy(r->graph);
     free(r->class_names);
+    free(r->history);
+    free(r->class_stats);
 }
 
 /* The optimizer steps the whole schedule takes, an auto stage counted at its most epochs: the LR
@@ -191,6 +204,30 @@ static cr_status load_pretrained(run *r) {
     return CR_STATUS_OK;
 }
 
+/* The report's memory, and a resumed run's earlier epochs read back from metrics.jsonl (at
+ * log_path, already cut to the checkpoint's epochs) so that its report shows the whole run. */
+static cr_status set_up_report(run *r, const char *log_path) {
+    const cr_train_config *c = r->config;
+    int classes = cr_dataset_num_classes(c->train);
+    r->history = calloc((size_t)r->total_epochs, sizeof *r->history);
+    r->class_stats = calloc((size_t)classes, sizeof *r->class_stats);
+    if (!r->history || !r->class_stats)
+        return cr_fail(CR_STATUS_NOMEM, "out of memory for the report");
+    if (c->val) {
+        float mean[3], std[3];
+        cr_loader_normalization(r->val_loader, mean, std);
+        CR_TRY(cr_misclassified_create(&r->misclassified, classes, REPORT_THUMBNAILS, mean, std));
+    }
+    if (r->first_epoch == 0) return CR_STATUS_OK;
+    int read = 0, wanted = r->first_epoch < r->total_epochs ? r->first_epoch : r->total_epochs;
+    CR_TRY(cr_metrics_log_read(log_path, r->history, wanted, &read));
+    /* a line of another schedule (edited by hand) is left out rather than drawn wrong */
+    for (int i = 0; i < read; i++)
+        if (r->history[i].stage >= 0 && r->history[i].stage < r->stages.schedule.count)
+            r->history[r->history_count++] = r->history[i];
+    return CR_STATUS_OK;
+}
+
 static cr_status set_up(run *r, cr_backend *be) {
     const cr_train_config *c = r->config;
     int classes = cr_dataset_num_classes(c->train);
@@ -262,11 +299,57 @@ static cr_status set_up(run *r, cr_backend *be) {
         CR_TRY(cr_metrics_log_open(&r->log, path, r->first_epoch));
         CR_TRY(cr_tensorboard_open(&r->events, c->out_dir, r->first_epoch > 0 ?
                                    r->first_epoch + 1 : 0));
+        CR_TRY(set_up_report(r, path));
     }
     return CR_STATUS_OK;
 }
 
-/* After an epoch: the console line, metrics.jsonl, the confusion matrix and the checkpoints. */
+/* report.html after an epoch: the epochs so far, the schedule, and the epoch's validation (its
+ * metrics are still in r->metrics, its wrong predictions in r->misclassified). */
+static cr_status write_report(run *r) {
+    const cr_train_config *c = r->config;
+    cr_report_stage stages[CR_SCHEDULE_MAX_STAGES];
+    int stage_count = r->stages.schedule.count;
+    for (int i = 0; i < stage_count; i++) {
+        cr_stage_plan plan = cr_stage_machine_stage(&r->stages, i);
+        stages[i] = (cr_report_stage){.resolution = plan.resolution,
+                                      .batch_size = plan.batch_size, .epochs = plan.epochs};
+    }
+    cr_report report = {.title = c->out_dir, .model = c->model, .epochs = r->history,
+                        .epoch_count = r->history_count, .planned_epochs = r->total_epochs,
+                        .stages = stages, .stage_count = stage_count,
+                        .best_epoch = r->best_epoch, .best_val_acc = r->best_acc};
+    cr_report_pair pairs[REPORT_PAIRS];
+    if (c->val) {
+        int classes = cr_metrics_classes(r->metrics);
+        for (int k = 0; k < classes; k++) {
+            cr_class_stats s = cr_metrics_class_stats(r->metrics, k);
+            r->class_stats[k] = (cr_report_class){.name = r->class_names[k],
+                                                  .support = s.support,
+                                                  .precision = s.precision, .recall = s.recall,
+                                                  .f1 = s.f1};
+        }
+        cr_confused_pair confused[REPORT_PAIRS];
+        int n = cr_metrics_most_confused(r->metrics, confused, REPORT_PAIRS);
+        for (int i = 0; i < n; i++)
+            pairs[i] = (cr_report_pair){.true_class = confused[i].true_class,
+                                        .predicted_class = confused[i].predicted_class,
+                                        .count = confused[i].count};
+        report.classes = classes;
+        report.class_stats = r->class_stats;
+        report.confusion = cr_metrics_confusion(r->metrics);
+        report.confused = pairs;
+        report.confused_count = n;
+        report.thumbnails = cr_misclassified_thumbnails(r->misclassified);
+        report.thumbnail_count = cr_misclassified_count(r->misclassified);
+    }
+    char path[4096];
+    CR_TRY(path_in(r, "report.html", path, sizeof path));
+    return cr_report_save_html(path, &report);
+}
+
+/* After an epoch: the console line, metrics.jsonl, the confusion matrix, report.html and the
+ * checkpoints. */
 static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved) {
     const cr_train_config *c = r->config;
     if (c->console) {
@@ -279,6 +362,8 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     CR_TRY(cr_metrics_log_write(r->log, rec));
     CR_TRY(cr_tensorboard_write(r->events, rec));
     if (c->val) CR_TRY(cr_metrics_save_confusion(r->metrics, c->out_dir, rec->epoch));
+    if (r->history_count < r->total_epochs) r->history[r->history_count++] = *rec;
+    CR_TRY(write_report(r));
     char path[4096];
     cr_checkpoint_info info = checkpoint_info(r, rec->epoch, rec->resolution);
     info.elapsed_seconds = rec->elapsed_seconds;
@@ -306,10 +391,12 @@ static cr_epoch_pass train_pass(const run *r, const cr_stage_plan *plan, int epo
                            .batch_size = plan->batch_size};
 }
 
-/* A forward pass over the validation set at `side`. */
-static cr_status validate(run *r, int epoch, int side, int batch_size, cr_epoch_outcome *out) {
+/* A forward pass over the validation set at `side`; keep, when not NULL, is given its wrong
+ * predictions. */
+static cr_status validate(run *r, int epoch, int side, int batch_size, cr_misclassified *keep,
+                          cr_epoch_outcome *out) {
     cr_epoch_pass pass = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
-                          .batch_size = batch_size};
+                          .batch_size = batch_size, .misclassified = keep};
     return cr_epoch_run(&r->ctx, &pass, out);
 }
 
@@ -361,7 +448,7 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
     }
     if (c->eval_at_switch && c->val && switched) {
         cr_epoch_outcome val;
-        CR_TRY(validate(r, epoch, plan->resolution, plan->batch_size, &val));
+        CR_TRY(validate(r, epoch, plan->resolution, plan->batch_size, NULL, &val));
         r->switch_val_loss = val.summary.loss;
         r->switch_val_acc = val.summary.top1;
         if (c->console)
@@ -429,7 +516,7 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         if (c->val) {
             int side = c->eval_resolution > 0 ? c->eval_resolution : plan.resolution;
             cr_epoch_outcome val;
-            CR_TRY(validate(r, epoch, side, plan.batch_size, &val));
+            CR_TRY(validate(r, epoch, side, plan.batch_size, r->misclassified, &val));
             rec.val_loss = val.summary.loss, rec.val_acc = val.summary.top1;
             rec.val_top5 = val.summary.topk, rec.val_f1 = val.summary.macro_f1;
             improved = isnan(r->best_acc) || val.summary.top1 > r->best_acc;
@@ -502,7 +589,7 @@ static cr_status search_test_resolution(run *r, cr_train_result *result) {
         if (i > 0) side = (int)lround(side * factors[i] / 8.0) * 8;
         if (t.count > 0 && side <= t.sizes[t.count - 1]) continue;
         cr_epoch_outcome val;
-        CR_TRY(validate(r, r->first_epoch, side, r->last_plan.batch_size, &val));
+        CR_TRY(validate(r, r->first_epoch, side, r->last_plan.batch_size, NULL, &val));
         t.sizes[t.count] = side;
         t.loss[t.count] = val.summary.loss;
         t.acc[t.count] = val.summary.top1;

@@ -530,6 +530,24 @@ static void test_files(void) {
     img.width = 5;
     CHECK_FAILS(cr_image_write_png(missing, &img), CR_STATUS_IO, "dir.png: cannot create");
 
+    /* the same PNG in memory: the file's bytes, decoding to the same pixels */
+    CHECK_OK(cr_image_write_png(path, &img));
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    CHECK_OK(cr_image_encode_png(&img, &bytes, &size));
+    FILE *f = fopen(path, "rb");
+    uint8_t file_bytes[1024];
+    size_t file_size = f ? fread(file_bytes, 1, sizeof file_bytes, f) : 0;
+    if (f) fclose(f);
+    CHECK(size > 8 && size == file_size && bytes && memcmp(bytes, file_bytes, size) == 0);
+    o.channels = 3;
+    if (bytes) CHECK_OK(cr_image_decode(NULL, bytes, size, "memory.png", &o, &back));
+    CHECK(back.width == 5 && back.height == 3 && memcmp(back.pixels, rgb, sizeof rgb) == 0);
+    free(bytes);
+    img.channels = 2;
+    CHECK_FAILS(cr_image_encode_png(&img, &bytes, &size), CR_STATUS_INVALID, "2 channels");
+    CHECK(bytes == NULL && size == 0);
+
     cr_image_free(&back);
     unlink(path);
     rmdir(dir);

@@ -163,6 +163,14 @@ static void test_size_changes_between_epochs(void) {
     cr_loader_options gray = {.workers = 2, .channels = 1, .mean = {0.5f}, .std = {0.25f}};
     cr_loader *l = NULL;
     CHECK_OK(cr_loader_create(ds, &gray, &l));
+    float mean[3], std[3];
+    cr_loader_normalization(l, mean, std);
+    CHECK(mean[0] == 0.5f && std[0] == 0.25f);
+    cr_loader *plain = NULL; /* no std: no normalization, told as mean 0 and std 1 */
+    CHECK_OK(cr_loader_create(ds, &(cr_loader_options){.workers = 1}, &plain));
+    if (plain) cr_loader_normalization(plain, mean, std);
+    CHECK(plain && mean[0] == 0.0f && mean[2] == 0.0f && std[0] == 1.0f && std[2] == 1.0f);
+    cr_loader_destroy(plain);
     cr_loader_epoch stages[] = {
         {.resolution = 4, .batch_size = 3},
         {.width = 16, .height = 12, .batch_size = 10, .shuffle = true, .epoch = 1},

@@ -1,5 +1,5 @@
 /* Unit tests of the per-epoch outputs: the console line, and metrics.jsonl read back with jansson
- * (every key, nulls for NaN, reals that survive the trip), including a resume after a crash. */
+ * and with cr_metrics_log_read (every key, NaN as null, reals that survive), and a resume. */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -154,6 +154,30 @@ static void test_jsonl_round_trip(void) {
         json_decref(lines[i]);
     }
 
+    /* read back: every key, NaN for null, 10 digits, and no more records than asked for */
+    cr_epoch_record back[4];
+    int count = -1;
+    CHECK_OK(cr_metrics_log_read(path, back, 4, &count));
+    CHECK(count == 3);
+    if (count == 3) {
+        cr_epoch_record want = example(1);
+        CHECK(back[0].epoch == 1 && back[1].epoch == 2 && back[2].epoch == 3);
+        CHECK(back[0].resolution == want.resolution && back[0].batch_size == want.batch_size);
+        CHECK(back[0].epochs == 0); /* not in the log */
+        CHECK(back[0].lr == want.lr && back[0].train_acc == want.train_acc);
+        CHECK_NEAR(back[0].train_loss, want.train_loss, 1e-10);
+        CHECK(back[0].val_top5 == want.val_top5 && back[0].val_f1 == want.val_f1);
+        CHECK(back[0].elapsed_seconds == want.elapsed_seconds);
+        CHECK(isnan(back[0].switch_val_acc));
+        CHECK(isnan(back[1].val_loss) && isnan(back[1].val_acc));
+    }
+    CHECK_OK(cr_metrics_log_read(path, back, 2, &count));
+    CHECK(count == 2);
+    f = fopen(path, "a");
+    fputs("[1, 2]\n", f);
+    fclose(f);
+    CHECK_FAILS(cr_metrics_log_read(path, back, 4, &count), CR_STATUS_DATA, "metrics.jsonl:4");
+
     /* resuming a run whose log is gone starts one; a fresh run empties the old one */
     remove(path);
     CHECK_OK(cr_metrics_log_open(&log, path, 7));
@@ -162,6 +186,8 @@ static void test_jsonl_round_trip(void) {
     CHECK_OK(cr_metrics_log_open(&log, path, 0));
     cr_metrics_log_close(log);
     remove(path);
+    CHECK_OK(cr_metrics_log_read(path, back, 4, &count)); /* no log: no records */
+    CHECK(count == 0);
     rmdir(dir);
 
     CHECK_FAILS(cr_metrics_log_open(&log, "/nonexistent/run/metrics.jsonl", 0), CR_STATUS_IO,

@@ -102,6 +102,12 @@ static void test_topk_ranks_ties_and_nan(void) {
     CHECK(cr_metrics_count(m, 0, 0) == 1);  /* the tied row predicts the first class */
     CHECK(cr_metrics_count(m, 6, 1) == 1);  /* first of the tied nines */
     CHECK(cr_metrics_count(m, 1, 6) == 1);  /* the NaN is the prediction, as torch.argmax's */
+    /* one row's prediction is the matrix's column, and the matrix is cr_metrics_count's */
+    static const int predicted[6] = {0, 0, 0, 0, 1, 6};
+    for (int i = 0; i < 6; i++) CHECK(cr_metrics_predict(scores + i * 7, 7) == predicted[i]);
+    const int64_t *matrix = cr_metrics_confusion(m);
+    for (int t = 0; t < 7; t++)
+        for (int p = 0; p < 7; p++) CHECK(matrix[t * 7 + p] == cr_metrics_count(m, t, p));
     cr_metrics_destroy(m);
 
     /* K = 2: top-k is top-2, always a hit; the tie goes to class 0 */
