@@ -111,4 +111,9 @@ cr_train_config cr_train_defaults(void);
 
 cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_result *result);
 
+/* The size the test-resolution search of the run in `run_dir` found best, from its
+ * test_res_search.json (the first of the best accuracies, as cr_train_result.test_resolution);
+ * 0 when the run has no such file or it holds no result. */
+int cr_train_searched_resolution(const char *run_dir);
+
 #endif

@@ -2,7 +2,11 @@
  * the loader and test-time settings the shared options set. */
 #include "cli/inference.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "crescendo/log.h"
+#include "crescendo/trainer.h"
 
 const char *const cr_cli_ttas[] = {"none", "flip", NULL};
 
@@ -26,7 +30,18 @@ void cr_cli_model_close(cr_cli_model *m) {
 }
 
 int cr_cli_inference_side(const cr_cli_inference_args *a, const cr_checkpoint_info *info) {
-    return a->resolution > 0 ? a->resolution : info->resolution;
+    if (a->resolution > 0) return a->resolution;
+    char dir[4096];
+    const char *slash = strrchr(a->checkpoint, '/');
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - a->checkpoint), a->checkpoint)
+                  : snprintf(dir, sizeof dir, ".");
+    int searched = n > 0 && (size_t)n < sizeof dir ? cr_train_searched_resolution(dir) : 0;
+    if (searched > 0) {
+        cr_log(CR_LOG_INFO, "at %dpx, the best size of the run's test resolution search (%s/"
+                    "test_res_search.json)", searched, dir);
+        return searched;
+    }
+    return info->resolution;
 }
 
 cr_inference_config cr_cli_inference_config(const cr_cli_inference_args *a,

@@ -26,7 +26,8 @@ extern const char *const cr_cli_ttas[]; /* "none", "flip": the index is the cr_t
 /* The entries of the other options of cr_cli_inference_args a. */
 #define CR_CLI_INFERENCE_OPTIONS(a)                                                                \
     {"resolution", 'r', CR_OPTION_INT, &(a).resolution, "0", .metavar = "PX", .min = 0,           \
-     .max = 8192, .help = "run at this size; 0: the size the model last trained at"},              \
+     .max = 8192, .help = "run at this size; 0: the best size of the run's --test-res-search, or "  \
+                           "else the size the model last trained at"},              \
     {"batch-size", 'b', CR_OPTION_INT, &(a).batch_size, "128", .min = 1, .max = 1 << 20,           \
      .help = "images per forward pass"},                                                           \
     CR_CLI_PRECISION_OPTION((a).precision),                                                        \
@@ -54,7 +55,9 @@ cr_status cr_cli_model_open(const cr_cli_inference_args *a, cr_cli_model *m);
 /* Releases what cr_cli_model_open made; a zeroed model is fine. */
 void cr_cli_model_close(cr_cli_model *m);
 
-/* The side the pass runs at: a->resolution, or the checkpoint's when it is 0. */
+/* The side the pass runs at: a->resolution; when it is 0, the best size of the test resolution
+ * search of the run the checkpoint is in (its test_res_search.json), or else the size the model
+ * last trained at. */
 int cr_cli_inference_side(const cr_cli_inference_args *a, const cr_checkpoint_info *info);
 
 /* The pass a asks for, with the checkpoint's channels and normalization. */

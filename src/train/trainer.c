@@ -5,6 +5,7 @@
  * confusion matrix, report.html, checkpoints, the early-stopping decision). */
 #include "crescendo/trainer.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -574,6 +575,27 @@ static cr_status write_test_res(FILE *out, void *context) {
     }
     fprintf(out, "]}\n");
     return CR_STATUS_OK;
+}
+
+int cr_train_searched_resolution(const char *run_dir) {
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/test_res_search.json", run_dir);
+    if (n < 0 || (size_t)n >= sizeof path) return 0;
+    json_t *root = json_load_file(path, 0, NULL);
+    json_t *results = json_object_get(root, "results"), *row;
+    size_t i;
+    int best = 0;
+    double best_acc = 0.0;
+    json_array_foreach(results, i, row) {
+        json_t *side = json_object_get(row, "resolution"), *acc = json_object_get(row, "val_acc");
+        if (!json_is_integer(side) || !json_is_number(acc)) continue;
+        if (best == 0 || json_number_value(acc) > best_acc) {
+            best = (int)json_integer_value(side);
+            best_acc = json_number_value(acc);
+        }
+    }
+    json_decref(root);
+    return best;
 }
 
 /* FixRes: a model trained on random crops sees objects larger than a test image of the same

@@ -20,6 +20,7 @@ Checked:
   the class count each exit 1 with one line naming the file (and row), and leave no output.
 Exits non-zero on the first failed check."""
 import csv
+import json
 import os
 import re
 import sys
@@ -233,6 +234,23 @@ def test_bf16(ckpt, data, tmp, order):
           "--precision bf16 predicts every image")
 
 
+def test_searched_resolution(ckpt, data, tmp):
+    """Without --resolution, the best size of the run's test resolution search, when it has one."""
+    out = os.path.join(tmp, "sized.csv")
+    args = ["predict", "--checkpoint", ckpt, "--data", data, "--csv", "test.csv", "--out", out]
+    check("at 24x24" in run(*args).stdout, "predict runs at the last training size by default")
+    search = os.path.join(os.path.dirname(ckpt), "test_res_search.json")
+    with open(search, "w") as f:
+        json.dump({"train_resolution": 24, "results": [
+            {"resolution": 24, "val_loss": 0.5, "val_acc": 0.5},
+            {"resolution": 32, "val_loss": 0.4, "val_acc": 0.9},
+            {"resolution": 40, "val_loss": 0.4, "val_acc": 0.9}]}, f)
+    p = run(*args)
+    check("at 32x32" in p.stdout, f"predict takes the search's first best size: {p.stdout}")
+    check("at 24x24" in run(*args, "--resolution", "24").stdout, "--resolution overrides it")
+    os.remove(search)
+
+
 def test_bad_inputs(ckpt, data, tmp):
     with open(os.path.join(data, "broken.png"), "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
@@ -296,6 +314,7 @@ def main():
         test_topk(ckpt, data, tmp, targets)
         test_tta_symmetry(ckpt, data, tmp, pairs)
         test_bf16(ckpt, data, tmp, paths)
+        test_searched_resolution(ckpt, data, tmp)
         test_bad_inputs(ckpt, data, tmp)
     finish()
 
