@@ -24,6 +24,7 @@ typedef struct train_args {
     int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate, freeze_epochs;
     double stage_min_delta;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search;
+    bool exact_decode;
     cr_cli_columns columns;
 } train_args;
 
@@ -57,6 +58,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
     c->max_image_pixels = (uint64_t)a->max_image_pixels;
     c->cache_bytes = (size_t)a->cache_decoded_mib << 20;
+    c->exact_decode = a->exact_decode;
     c->stage_rules = (cr_stage_rules){
         .epochs = a->epochs, .batch_size = a->batch_size, .batch_pixels = a->batch_pixels,
         .lr_scaling = lr_scaling_kinds[a->lr_scaling], .patience = a->stage_patience,
@@ -290,6 +292,9 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "where to train"},
         {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,
          .help = "image-decoding threads; 0: one per core"},
+        {"exact-decode", 0, CR_OPTION_FLAG, &a.exact_decode,
+         .help = "decode JPEGs at full size, as PIL does, instead of at the smallest DCT scale "
+                 "that covers the stage's size"},
         {"cache-decoded", 0, CR_OPTION_INT, &a.cache_decoded_mib, "0", .metavar = "MIB",
          .min = 0, .max = 1 << 24,
          .help = "keep up to this many MiB of decoded images at the stage's size, so that later "

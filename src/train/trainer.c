@@ -273,7 +273,8 @@ static cr_status set_up(run *r, cr_backend *be) {
     CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
 
     cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
-                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels};
+                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels,
+                            .exact_decode = c->exact_decode};
     memcpy(lo.mean, c->mean, sizeof lo.mean);
     memcpy(lo.std, c->std, sizeof lo.std);
     double train_images = cr_dataset_count(c->train);

@@ -10,6 +10,8 @@ PNG and half JPEG, listed in CSVs. Checked:
 - --random-crop trains, is kept in config.yaml, changes the training metrics but not what
   validation sees at a given model, and two runs with one seed write the same metrics.jsonl;
 - a CSV with other column names trains with --path-column, --target-column, --class-column;
+- --exact-decode decodes large JPEGs at full size (other metrics than the DCT-scaled default) and
+  is kept in config.yaml;
 - --precision bf16 learns the task, keeps bf16 in config.yaml and on --resume, and writes a
   checkpoint of the same fp32 tensors under the same names as an fp32 run, which eval scores in
   either precision (on a CPU without bf16 arithmetic, that train refuses it instead);
@@ -166,6 +168,32 @@ def test_bad_inputs(tmp, data):
               f"{name}: --on-bad skip names the skipped row: {p.stderr[-500:]}")
 
 
+def test_exact_decode(tmp):
+    """--exact-decode: 64x64 JPEGs trained at 16 px are decoded at full size instead of at 1/4
+    DCT scale, which changes the pixels and so the metrics; config.yaml keeps the choice."""
+    data = os.path.join(tmp, "large")
+    os.makedirs(data)
+    rng = np.random.default_rng(5)
+    with open(os.path.join(data, "train.csv"), "w") as f:
+        f.write("image_path,target\n")
+        for i in range(16):
+            pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(os.path.join(data, f"{i}.jpg"), quality=90)
+            f.write(f"{i}.jpg,{i % 2}\n")
+    losses = {}
+    for exact in (False, True):
+        out = os.path.join(tmp, f"decode_{exact}")
+        run("train", "--data", data, "--model", "simple_cnn", "--resolution", "16", "--epochs",
+            "1", "--batch-size", "8", "--threads", "2", "--seed", "1", "--out", out,
+            *(["--exact-decode"] if exact else []))
+        losses[exact] = metrics(out)[0]["train_loss"]
+        with open(os.path.join(out, "config.yaml")) as f:
+            config = f.read()
+        check(f"exact-decode: {'true' if exact else 'false'}" in config,
+              f"config.yaml keeps --exact-decode {exact}:\n{config}")
+    check(losses[False] != losses[True], f"--exact-decode changes what is trained on: {losses}")
+
+
 def test_column_names(tmp, data):
     """A CSV with its own column names, chosen with --path-column and friends."""
     with open(os.path.join(data, "train.csv")) as f:
@@ -227,6 +255,7 @@ def main():
         test_random_crop(tmp, data, rows)
         test_bad_inputs(tmp, data)
         test_column_names(tmp, data)
+        test_exact_decode(tmp)
         test_bf16(tmp, data, out)
     finish()
 
