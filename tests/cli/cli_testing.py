@@ -53,3 +53,18 @@ def kill_after_epochs(args, out, epochs):
             break
         time.sleep(0.005)
     proc.wait()
+
+
+def noise_images(root, count, height, width, ext, seed):
+    """count images of random pixels, height x width, saved as root/<i>.<ext> and listed in
+    root/train.csv with the classes c0 and c1 taking turns."""
+    import numpy as np
+    from PIL import Image
+    os.makedirs(root)
+    rng = np.random.default_rng(seed)
+    with open(os.path.join(root, "train.csv"), "w") as f:
+        f.write("class_name,image_path,target\n")
+        for i in range(count):
+            pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(os.path.join(root, f"{i}.{ext}"))
+            f.write(f"c{i % 2},{i}.{ext},{i % 2}\n")

@@ -30,7 +30,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_testing import check, finish, kill_after_epochs, metrics, run, without_timings  # noqa: E402
+from cli_testing import (check, finish, kill_after_epochs, metrics, noise_images,  # noqa: E402
+                         run, without_timings)
 
 CLASSES = ["left", "right", "none"]
 KEYS = ["epoch", "stage", "resolution", "batch_size", "lr", "train_loss", "train_acc", "val_loss",
@@ -172,14 +173,7 @@ def test_exact_decode(tmp):
     """--exact-decode: 64x64 JPEGs trained at 16 px are decoded at full size instead of at 1/4
     DCT scale, which changes the pixels and so the metrics; config.yaml keeps the choice."""
     data = os.path.join(tmp, "large")
-    os.makedirs(data)
-    rng = np.random.default_rng(5)
-    with open(os.path.join(data, "train.csv"), "w") as f:
-        f.write("image_path,target\n")
-        for i in range(16):
-            pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(os.path.join(data, f"{i}.jpg"), quality=90)
-            f.write(f"{i}.jpg,{i % 2}\n")
+    noise_images(data, 16, 64, 64, "jpg", seed=5)
     losses = {}
     for exact in (False, True):
         out = os.path.join(tmp, f"decode_{exact}")

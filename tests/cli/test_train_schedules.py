@@ -19,11 +19,9 @@ import os
 import sys
 import tempfile
 
-import numpy as np
-from PIL import Image
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_testing import check, finish, kill_after_epochs, metrics, run, without_timings  # noqa: E402
+from cli_testing import (check, finish, kill_after_epochs, metrics, noise_images,  # noqa: E402
+                         run, without_timings)
 from test_train_eval import make_dataset  # noqa: E402
 
 
@@ -117,14 +115,7 @@ def test_test_res_search(tmp, data):
 
 def test_default_schedule(tmp):
     data = os.path.join(tmp, "big")
-    os.makedirs(data)
-    rng = np.random.default_rng(1)
-    with open(os.path.join(data, "train.csv"), "w") as f:
-        f.write("class_name,image_path,target\n")
-        for i in range(8):
-            pixels = rng.integers(0, 255, size=(96, 112, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(os.path.join(data, f"{i}.png"))
-            f.write(f"c{i % 2},{i}.png,{i % 2}\n")
+    noise_images(data, 8, 96, 112, "png", seed=1)
     out = os.path.join(tmp, "default")
     p = run("train", "--data", data, "--model", "simple_cnn", "--epochs", "3", "--batch-size",
             "4", "--threads", "2", "--workers", "1", "--out", out)
