@@ -10,8 +10,8 @@
 # (default 4, through a CSV listing each row that often), so that a pass holds enough batches for
 # the DataLoader's workers, which take whole batches, to share it evenly. RESOLUTIONS, WORKERS and
 # PASSES in the environment change what is measured (defaults 64,128,256,512; 1,2; 3), and
-# CRESCENDO_FLAGS adds options to `crescendo bench data` (--exact-decode decodes JPEGs at full
-# size, as PIL does).
+# CRESCENDO_FLAGS adds options to `crescendo bench data` (--jpeg-scale full decodes JPEGs at full
+# size, as PIL does; smallest at PIL's draft() scale).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 program=${1:-$here/../build/crescendo}

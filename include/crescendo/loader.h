@@ -27,6 +27,16 @@
 typedef struct cr_loader cr_loader;
 
 /* Fixed for the loader's life. A zeroed struct (or NULL) gives every default. */
+/* How small a JPEG is decoded before it is resized to the output: libjpeg-turbo decodes at 1/8,
+ * 1/4, 1/2 or full scale, the smaller several times faster, and the DCT's reduction is softer
+ * than the antialiased resize, so the smallest scale trains on a slightly different image. */
+typedef enum cr_jpeg_scale {
+    CR_JPEG_SCALE_DOUBLE,   /* the smallest scale whose image covers twice the output size: the
+                             * resize then does at least half of the reduction */
+    CR_JPEG_SCALE_SMALLEST, /* the smallest scale that covers the output size, as PIL's draft() */
+    CR_JPEG_SCALE_FULL      /* full size, as PIL without draft() */
+} cr_jpeg_scale;
+
 typedef struct cr_loader_options {
     int workers;           /* decoding threads; 0: one per core */
     int prefetch;          /* batches in the ring, >= 2; 0: 3 (one with the trainer, two being
@@ -40,12 +50,9 @@ typedef struct cr_loader_options {
     cr_on_bad on_bad;      /* a sample that cannot be read or decoded: fail the batch (the
                             * default), or skip it: the batch comes out shorter, and the sample
                             * is counted and listed (cr_loader_bad_message) */
-    bool exact_decode;     /* decode JPEGs at full size before resizing, as PIL does. By default
-                            * a JPEG is decoded at the smallest DCT scale (1/8 .. 1) that still
-                            * covers the output size (as PIL's draft()): several times faster at
-                            * small resolutions, and a slightly different image. With random
-                            * crops the crop is drawn from the file's size first, and the scale
-                            * is the smallest at which the crop still covers the output size */
+    cr_jpeg_scale jpeg_scale; /* how small a JPEG is decoded before the resize (see there). With
+                            * random crops the crop is drawn from the file's size first, and the
+                            * scale is chosen for the crop */
     uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */
     size_t cache_bytes;    /* > 0: keep decoded images in up to this much memory, resized to the
                             * epoch's size but neither flipped nor normalized, so that later

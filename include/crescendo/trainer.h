@@ -16,6 +16,7 @@
 
 #include "crescendo/backend.h"
 #include "crescendo/dataset.h"
+#include "crescendo/loader.h"
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
 
@@ -41,7 +42,7 @@ typedef struct cr_train_config {
     int workers;           /* loader threads; 0: one per core */
     cr_on_bad on_bad;
     uint64_t max_image_pixels; /* larger images are bad samples; 0: PIL's limit */
-    bool exact_decode;     /* JPEGs decoded at full size (cr_loader_options.exact_decode) */
+    cr_jpeg_scale jpeg_scale; /* how small JPEGs are decoded (cr_loader_options.jpeg_scale) */
     size_t cache_bytes;    /* decoded images kept between epochs of a stage, shared by the
                             * training and validation loaders in proportion to their images;
                             * 0: none (cr_loader_options.cache_bytes) */

@@ -16,7 +16,8 @@ typedef struct data_args {
     cr_int_list resolutions, workers;
     int batch_size, passes, channels, cache_mib, max_image_pixels;
     double random_crop;
-    bool flip, exact_decode, json;
+    int jpeg_scale;
+    bool flip, json;
     cr_cli_columns columns;
 } data_args;
 
@@ -103,7 +104,7 @@ static cr_status run_bench(const data_args *a) {
         cr_loader_options lo = {.workers = a->workers.values[w], .channels = a->channels,
                                 .mean = {0.485f, 0.456f, 0.406f},
                                 .std = {0.229f, 0.224f, 0.225f},
-                                .exact_decode = a->exact_decode,
+                                .jpeg_scale = (cr_jpeg_scale)a->jpeg_scale,
                                 .max_image_pixels = (uint64_t)a->max_image_pixels,
                                 .cache_bytes = (size_t)a->cache_mib << 20};
         cr_loader *l;
@@ -144,9 +145,7 @@ int cr_cmd_bench_data(int argc, char **argv) {
         {"random-crop", 0, CR_OPTION_FLOAT, &a.random_crop, "0", .metavar = "SCALE_MIN",
          .min = 0, .max = 1,
          .help = "random resized crops of SCALE_MIN to all of the area, as train's; 0: off"},
-        {"exact-decode", 0, CR_OPTION_FLAG, &a.exact_decode,
-         .help = "decode JPEGs at full size, as PIL does, instead of at the smallest DCT scale "
-                 "that covers the output"},
+        CR_CLI_JPEG_SCALE_OPTION(a.jpeg_scale, "the output"),
         {"cache-decoded", 0, CR_OPTION_INT, &a.cache_mib, "0", .metavar = "MIB", .min = 0,
          .max = 1 << 24, .help = "keep up to this many MiB of decoded images between passes"},
         {"max-image-pixels", 0, CR_OPTION_INT, &a.max_image_pixels, "178956970", .metavar = "N",

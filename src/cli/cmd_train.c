@@ -9,22 +9,24 @@
 #include "cli/commands.h"
 #include "cli/datasets.h"
 #include "cli/precision.h"
+#include "crescendo/budget.h"
 #include "crescendo/files.h"
+#include "crescendo/log.h"
 #include "crescendo/model.h"
 #include "crescendo/trainer.h"
 
 /* Everything the command line sets, before it becomes a cr_train_config. */
 typedef struct train_args {
     const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std, *init;
+    const char *time_budget;
     double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
     double pct_start, div_factor, final_div_factor, random_crop;
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
-    int optimizer, lr_schedule, precision, device, on_bad;
+    int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
     int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate, freeze_epochs;
     double stage_min_delta;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search;
-    bool exact_decode;
     cr_cli_columns columns;
 } train_args;
 
@@ -58,7 +60,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->on_bad = a->on_bad == 1 ? CR_ON_BAD_SKIP : CR_ON_BAD_FAIL;
     c->max_image_pixels = (uint64_t)a->max_image_pixels;
     c->cache_bytes = (size_t)a->cache_decoded_mib << 20;
-    c->exact_decode = a->exact_decode;
+    c->jpeg_scale = (cr_jpeg_scale)a->jpeg_scale;
     c->stage_rules = (cr_stage_rules){
         .epochs = a->epochs, .batch_size = a->batch_size, .batch_pixels = a->batch_pixels,
         .lr_scaling = lr_scaling_kinds[a->lr_scaling], .patience = a->stage_patience,
@@ -136,6 +138,72 @@ static cr_status open_datasets(const train_args *a, cr_dataset **train, cr_datas
     return CR_STATUS_OK;
 }
 
+/* "90", "90s", "25m", "2h", "1h30m": seconds in *out, > 0. */
+static cr_status parse_duration(const char *text, double *out) {
+    const char *p = text;
+    double total = 0.0;
+    while (*p) {
+        char *end;
+        double value = strtod(p, &end);
+        if (end == p || !(value >= 0.0)) break;
+        double unit = 1.0;
+        if (*end == 'h') unit = 3600.0;
+        else if (*end == 'm') unit = 60.0;
+        else if (*end == 's' || *end == '\0') unit = 1.0;
+        else break;
+        total += value * unit;
+        p = *end ? end + 1 : end;
+    }
+    if (*p || !(total > 0.0) || !isfinite(total))
+        return cr_fail(CR_STATUS_INVALID, "--time-budget %s: expected a duration such as 90s, "
+                       "25m, 2h or 1h30m", text);
+    *out = total;
+    return CR_STATUS_OK;
+}
+
+/* --time-budget: the epochs of each stage of config->schedule (sizes and batches as given)
+ * chosen so that the run, from `started` on, ends within the budget: the stages are timed on a
+ * throwaway model, the plan printed, and `planned` (the schedule's text) recorded in config.yaml
+ * in place of --schedule, so that --resume continues the same plan. The test-resolution search's
+ * passes after the last epoch are set aside first. */
+static cr_status plan_budget(train_args *a, cr_backend *be, cr_train_config *c, double started,
+                             char *planned, int planned_size) {
+    double budget = 0.0;
+    CR_TRY(parse_duration(a->time_budget, &budget));
+    cr_stage_rules rules = c->stage_rules;
+    rules.max_batch = cr_dataset_count(c->train);
+    cr_stage_machine machine;
+    cr_schedule sizes = c->schedule;
+    for (int i = 0; i < sizes.count; i++) sizes.stages[i].epochs = 1;
+    CR_TRY(cr_stage_machine_init(&machine, &sizes, &rules));
+    cr_stage_cost costs[CR_SCHEDULE_MAX_STAGES];
+    for (int i = 0; i < sizes.count; i++) {
+        cr_stage_plan stage = cr_stage_machine_stage(&machine, i);
+        costs[i] = (cr_stage_cost){.resolution = stage.resolution,
+                                   .batch_size = stage.batch_size};
+    }
+    double measuring = cr_now_seconds();
+    CR_TRY(cr_budget_measure(be, c, costs, sizes.count));
+    double now = cr_now_seconds();
+    double left = budget - (now - started);
+    const cr_stage_cost *last = &costs[sizes.count - 1];
+    /* the search validates at the last size times 1.15 and 1.3: about their areas' worth */
+    if (c->test_res_search && c->val) left -= last->val_seconds * (1.15 * 1.15 + 1.3 * 1.3);
+    cr_budget_recipe recipe = cr_budget_recipe_default();
+    double seconds;
+    cr_status s = cr_budget_schedule(&sizes, costs, left, &recipe, &c->schedule, &seconds);
+    if (s != CR_STATUS_OK) return cr_fail_context(s, "--time-budget %s", a->time_budget);
+    cr_schedule_format(&c->schedule, planned, planned_size);
+    a->schedule = planned;
+    printf("time budget %s (%.0f s): measured in %.1f s, an epoch with validation and checkpoints:",
+           a->time_budget, budget, now - measuring);
+    for (int i = 0; i < sizes.count; i++)
+        printf("%s %d px %.3g s", i ? "," : "", costs[i].resolution,
+               costs[i].train_seconds + costs[i].val_seconds + costs[i].end_seconds);
+    printf("\nplan %s: %.0f s of training\n", planned, seconds);
+    return CR_STATUS_OK;
+}
+
 /* With neither --schedule nor --resolution: the classic doubling from 64 to the images' size
  * (at most DEFAULT_SCHEDULE_TOP, at least what the model takes), said on the console. */
 enum { DEFAULT_SCHEDULE_FROM = 64, DEFAULT_SCHEDULE_TOP = 512, SIZE_SAMPLES = 32 };
@@ -147,11 +215,17 @@ static cr_status default_schedule(const train_args *a, const cr_dataset *train,
     int top = side < DEFAULT_SCHEDULE_TOP ? side : DEFAULT_SCHEDULE_TOP;
     int min_side = cr_model_min_resolution(a->model);
     if (top < min_side) top = min_side;
-    c->schedule = cr_schedule_doubling(DEFAULT_SCHEDULE_FROM, top, a->epochs);
+    /* under a time budget every size is kept; the plan sets the epochs */
+    c->schedule = cr_schedule_doubling(DEFAULT_SCHEDULE_FROM, top,
+                                       a->time_budget ? CR_SCHEDULE_MAX_STAGES : a->epochs);
     char text[256];
     cr_schedule_format(&c->schedule, text, sizeof text);
-    printf("schedule %s, from the images' %d px (--schedule or --resolution choose another)\n",
-           text, side);
+    if (!a->time_budget)
+        printf("schedule %s, from the images' %d px (--schedule or --resolution choose "
+               "another)\n", text, side);
+    else
+        printf("sizes from the images' %d px: %d to %d, doubling (--schedule or --resolution "
+               "choose others)\n", side, DEFAULT_SCHEDULE_FROM, top);
     return CR_STATUS_OK;
 }
 
@@ -193,7 +267,9 @@ static const char *argument(int argc, char **argv, const char *name) {
 }
 
 int cr_cmd_train(int argc, char **argv) {
+    double started = cr_now_seconds();
     train_args a = {0};
+    char planned[256];
     const cr_option options[] = {
         {"data", 0, CR_OPTION_STRING, &a.data, .metavar = "DIR", .required = true,
          .help = "the image root: CSV paths are relative to it; without a CSV (and no "
@@ -217,6 +293,11 @@ int cr_cmd_train(int argc, char **argv) {
                               "resizing, doubling from 64 to the images' size (at most 512) "
                               "with --epochs shared among the sizes, the largest getting the "
                               "extra ones"},
+        {"time-budget", 0, CR_OPTION_STRING, &a.time_budget, .metavar = "DURATION",
+         .help = "end the run within DURATION (90s, 25m, 2h, 1h30m): the stages' sizes are "
+                 "timed on a throwaway model and their epochs chosen to fill it, half of it at "
+                 "the last size (replaces --epochs; config.yaml records the plan, which "
+                 "--resume keeps)"},
         {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
          .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5), "
                  "double:FROM-TO/EPOCHS (double:64-256/10), ramp:FROM-TO@E1-E2[/MULTIPLE] "
@@ -292,9 +373,7 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "where to train"},
         {"workers", 'j', CR_OPTION_INT, &a.workers, "0", .min = 0, .max = 1024,
          .help = "image-decoding threads; 0: one per core"},
-        {"exact-decode", 0, CR_OPTION_FLAG, &a.exact_decode,
-         .help = "decode JPEGs at full size, as PIL does, instead of at the smallest DCT scale "
-                 "that covers the stage's size"},
+        CR_CLI_JPEG_SCALE_OPTION(a.jpeg_scale, "the stage's size"),
         {"cache-decoded", 0, CR_OPTION_INT, &a.cache_decoded_mib, "0", .metavar = "MIB",
          .min = 0, .max = 1 << 24,
          .help = "keep up to this many MiB of decoded images at the stage's size, so that later "
@@ -381,6 +460,11 @@ int cr_cmd_train(int argc, char **argv) {
     if (s == CR_STATUS_OK) s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
     if (s == CR_STATUS_OK) s = cr_cli_precision(a.precision, be, &config.precision);
     if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
+    if (s == CR_STATUS_OK && a.time_budget && !a.resume) {
+        config.train = train;
+        config.val = val;
+        s = plan_budget(&a, be, &config, started, planned, sizeof planned);
+    }
     if (s == CR_STATUS_OK) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);
         s = cr_options_save_yaml(&spec, config_path);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *const cr_cli_jpeg_scales[] = {"double", "smallest", "full", NULL};
+
 cr_status cr_cli_open_dataset(const char *root, const char *csv, const cr_dataset_options *options,
                               cr_dataset **out) {
     if (!csv) return cr_dataset_from_folder(root, options, out);

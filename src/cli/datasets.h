@@ -21,6 +21,16 @@ typedef struct cr_cli_columns {
     {"class-column", 0, CR_OPTION_STRING, &(c).class_name, "class_name", .metavar = "NAME",        \
      .help = "the CSV column with class names"}
 
+extern const char *const cr_cli_jpeg_scales[]; /* in cr_jpeg_scale's order: the index is the value */
+
+/* The option-table entry for an int `choice` of cr_jpeg_scale; `size` names what the decode
+ * covers in the help. */
+#define CR_CLI_JPEG_SCALE_OPTION(choice, size)                                                     \
+    {"jpeg-scale", 0, CR_OPTION_ENUM, &(choice), "double", .choices = cr_cli_jpeg_scales,          \
+     .help = "how small JPEGs are decoded before the resize: double, the smallest DCT scale "      \
+             "(1/8, 1/4, 1/2, 1) that covers twice " size "; smallest, the smallest that covers " \
+             "it (as PIL's draft()); full, full size (as PIL)"}
+
 /* Sets the column names of options from c; a column left at its default name is optional, as the
  * dataset reader has it (a CSV of image_path,target needs no class_name column). */
 void cr_cli_apply_columns(const cr_cli_columns *c, cr_dataset_options *options);

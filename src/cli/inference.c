@@ -51,7 +51,8 @@ cr_inference_config cr_cli_inference_config(const cr_cli_inference_args *a,
         .batch_size = a->batch_size,
         .tta = (cr_tta)a->tta,
         .loader = {.workers = a->workers, .channels = info->channels,
-                   .max_image_pixels = (uint64_t)a->max_image_pixels},
+                   .max_image_pixels = (uint64_t)a->max_image_pixels,
+                   .jpeg_scale = (cr_jpeg_scale)a->jpeg_scale},
     };
     memcpy(c.loader.mean, info->mean, sizeof c.loader.mean);
     memcpy(c.loader.std, info->std, sizeof c.loader.std);

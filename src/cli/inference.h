@@ -4,6 +4,7 @@
 #ifndef CRESCENDO_CLI_INFERENCE_H
 #define CRESCENDO_CLI_INFERENCE_H
 
+#include "cli/datasets.h"
 #include "cli/options.h"
 #include "cli/precision.h"
 #include "crescendo/backend.h"
@@ -13,7 +14,7 @@
 
 typedef struct cr_cli_inference_args {
     const char *checkpoint;
-    int resolution, batch_size, precision, tta, workers, threads, max_image_pixels;
+    int resolution, batch_size, precision, tta, workers, threads, max_image_pixels, jpeg_scale;
 } cr_cli_inference_args;
 
 extern const char *const cr_cli_ttas[]; /* "none", "flip": the index is the cr_tta */
@@ -36,6 +37,7 @@ extern const char *const cr_cli_ttas[]; /* "none", "flip": the index is the cr_t
              "of its left-right mirror"},                                                          \
     {"workers", 'j', CR_OPTION_INT, &(a).workers, "0", .min = 0, .max = 1024,                      \
      .help = "image-decoding threads; 0: one per core"},                                           \
+    CR_CLI_JPEG_SCALE_OPTION((a).jpeg_scale, "the size"),                                          \
     {"threads", 0, CR_OPTION_INT, &(a).threads, "0", .min = 0, .max = 1024,                        \
      .help = "compute threads; 0: one per core"},                                                  \
     {"max-image-pixels", 0, CR_OPTION_INT, &(a).max_image_pixels, "178956970", .metavar = "N",     \

@@ -133,16 +133,27 @@ typedef struct crop_plan {
     cr_crop area; /* in the file's pixels */
 } crop_plan;
 
+/* How many times the output's size a scaled decode must cover; 0: decode at full size. */
+static int64_t decode_cover(const cr_loader *l) {
+    switch (l->options.jpeg_scale) {
+    case CR_JPEG_SCALE_SMALLEST: return 1;
+    case CR_JPEG_SCALE_DOUBLE: return 2;
+    case CR_JPEG_SCALE_FULL: break;
+    }
+    return 0;
+}
+
 static void plan_crop(void *context, int width, int height, int *min_width, int *min_height) {
     crop_plan *p = context;
     const cr_loader *l = p->loader;
     p->area = cr_loader_random_crop(p->rng, width, height, l->epoch.crop_scale_min, 1.0f,
                                     3.0f / 4.0f, 4.0f / 3.0f);
-    if (l->options.exact_decode) return;
-    /* Scaled by 1/d, the crop keeps area.width / d pixels across: at least the output's when
-     * width / d >= out_width * width / area.width. */
-    *min_width = (int)(((int64_t)l->width * width + p->area.width - 1) / p->area.width);
-    *min_height = (int)(((int64_t)l->height * height + p->area.height - 1) / p->area.height);
+    int64_t cover = decode_cover(l);
+    if (cover == 0) return;
+    /* Scaled by 1/d, the crop keeps area.width / d pixels across: at least cover times the
+     * output's when width / d >= cover * out_width * width / area.width. */
+    *min_width = (int)((cover * l->width * width + p->area.width - 1) / p->area.width);
+    *min_height = (int)((cover * l->height * height + p->area.height - 1) / p->area.height);
 }
 
 /* The crop, in the file's pixels, on the decoded image (smaller when DCT-scaled), rounded
@@ -183,9 +194,9 @@ static cr_status load_sample(worker *w, slot *s, int batch, int position, int *d
                                 .max_pixels = l->options.max_image_pixels,
                                 .plan = crop ? plan_crop : NULL,
                                 .plan_context = &plan};
-    if (!crop && !l->options.exact_decode) {
-        decode.min_width = l->width;
-        decode.min_height = l->height;
+    if (!crop) {
+        decode.min_width = (int)(decode_cover(l) * l->width);
+        decode.min_height = (int)(decode_cover(l) * l->height);
     }
     CR_TRY(cr_image_read(w->decoder, path, &decode, &w->image));
     const cr_image *im = &w->image;

@@ -274,7 +274,7 @@ static cr_status set_up(run *r, cr_backend *be) {
 
     cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
                             .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels,
-                            .exact_decode = c->exact_decode};
+                            .jpeg_scale = c->jpeg_scale};
     memcpy(lo.mean, c->mean, sizeof lo.mean);
     memcpy(lo.std, c->std, sizeof lo.std);
     double train_images = cr_dataset_count(c->train);

@@ -10,8 +10,8 @@ PNG and half JPEG, listed in CSVs. Checked:
 - --random-crop trains, is kept in config.yaml, changes the training metrics but not what
   validation sees at a given model, and two runs with one seed write the same metrics.jsonl;
 - a CSV with other column names trains with --path-column, --target-column, --class-column;
-- --exact-decode decodes large JPEGs at full size (other metrics than the DCT-scaled default) and
-  is kept in config.yaml;
+- --jpeg-scale smallest, double and full decode large JPEGs at three sizes (three sets of metrics),
+  and config.yaml keeps the choice;
 - --precision bf16 learns the task, keeps bf16 in config.yaml and on --resume, and writes a
   checkpoint of the same fp32 tensors under the same names as an fp32 run, which eval scores in
   either precision (on a CPU without bf16 arithmetic, that train refuses it instead);
@@ -169,23 +169,23 @@ def test_bad_inputs(tmp, data):
               f"{name}: --on-bad skip names the skipped row: {p.stderr[-500:]}")
 
 
-def test_exact_decode(tmp):
-    """--exact-decode: 64x64 JPEGs trained at 16 px are decoded at full size instead of at 1/4
-    DCT scale, which changes the pixels and so the metrics; config.yaml keeps the choice."""
+def test_jpeg_scale(tmp):
+    """--jpeg-scale: 64x64 JPEGs trained at 16 px are decoded at 1/4 scale (smallest), 1/2
+    (double) or full size, which changes the pixels and so the metrics; config.yaml keeps the
+    choice."""
     data = os.path.join(tmp, "large")
     noise_images(data, 16, 64, 64, "jpg", seed=5)
     losses = {}
-    for exact in (False, True):
-        out = os.path.join(tmp, f"decode_{exact}")
+    for scale in ("smallest", "double", "full"):
+        out = os.path.join(tmp, f"decode_{scale}")
         run("train", "--data", data, "--model", "simple_cnn", "--resolution", "16", "--epochs",
             "1", "--batch-size", "8", "--threads", "2", "--seed", "1", "--out", out,
-            *(["--exact-decode"] if exact else []))
-        losses[exact] = metrics(out)[0]["train_loss"]
+            "--jpeg-scale", scale)
+        losses[scale] = metrics(out)[0]["train_loss"]
         with open(os.path.join(out, "config.yaml")) as f:
             config = f.read()
-        check(f"exact-decode: {'true' if exact else 'false'}" in config,
-              f"config.yaml keeps --exact-decode {exact}:\n{config}")
-    check(losses[False] != losses[True], f"--exact-decode changes what is trained on: {losses}")
+        check(f"jpeg-scale: {scale}" in config, f"config.yaml keeps --jpeg-scale {scale}:\n{config}")
+    check(len(set(losses.values())) == 3, f"each --jpeg-scale trains on other pixels: {losses}")
 
 
 def test_column_names(tmp, data):
@@ -249,7 +249,7 @@ def main():
         test_random_crop(tmp, data, rows)
         test_bad_inputs(tmp, data)
         test_column_names(tmp, data)
-        test_exact_decode(tmp)
+        test_jpeg_scale(tmp)
         test_bf16(tmp, data, out)
     finish()
 

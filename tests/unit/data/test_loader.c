@@ -399,13 +399,15 @@ static cr_dataset *make_jpeg_set(const char *dir, int w, int h) {
     return open_csv_set(dir, csv);
 }
 
-/* One epoch of random crops at 16 px from its own loader; returns the decoded pixels. */
-static int64_t crop_epoch(const cr_dataset *ds, int workers, bool exact, float *images) {
-    cr_loader_options options = {.workers = workers, .seed = 99, .exact_decode = exact};
+/* One epoch at 16 px from its own loader, of random crops or whole images; returns the decoded
+ * pixels. */
+static int64_t epoch_at_16(const cr_dataset *ds, int workers, cr_jpeg_scale scale, bool crops,
+                           float *images) {
+    cr_loader_options options = {.workers = workers, .seed = 99, .jpeg_scale = scale};
     cr_loader *l = NULL;
     CHECK_OK(cr_loader_create(ds, &options, &l));
     cr_loader_epoch e = {.epoch = 1, .resolution = 16, .batch_size = 8, .shuffle = true,
-                         .flip = true, .crop_scale_min = 0.35f};
+                         .flip = true, .crop_scale_min = crops ? 0.35f : 0.0f};
     int indices[N];
     CHECK(run_epoch(l, &e, indices, images) == N);
     cr_loader_stats stats;
@@ -423,11 +425,11 @@ static void test_random_crops_decode_jpegs_scaled(void) {
     size_t floats = (size_t)N * 16 * 16 * 3;
     float *exact = malloc(floats * sizeof(float)), *scaled = malloc(floats * sizeof(float));
     float *other = malloc(floats * sizeof(float));
-    int64_t exact_pixels = crop_epoch(ds, 2, true, exact);
-    int64_t scaled_pixels = crop_epoch(ds, 1, false, scaled);
+    int64_t exact_pixels = epoch_at_16(ds, 2, CR_JPEG_SCALE_FULL, true, exact);
+    int64_t scaled_pixels = epoch_at_16(ds, 1, CR_JPEG_SCALE_SMALLEST, true, scaled);
     CHECK(exact_pixels == (int64_t)N * 320 * 240);
     CHECK(scaled_pixels <= (int64_t)N * 80 * 60);
-    CHECK(crop_epoch(ds, 3, false, other) == scaled_pixels);
+    CHECK(epoch_at_16(ds, 3, CR_JPEG_SCALE_SMALLEST, true, other) == scaled_pixels);
     CHECK(memcmp(scaled, other, floats * sizeof(float)) == 0);
     double diff = 0;
     for (size_t i = 0; i < floats; i++) diff += fabs((double)scaled[i] - exact[i]);
@@ -442,6 +444,18 @@ static void test_random_crops_decode_jpegs_scaled(void) {
     cr_dataset_destroy(ds);
 }
 
+/* Whole 320x240 images at 16 px: the smallest scale that covers 16 px is 1/8 (40x30), the
+ * smallest that covers 32 px is 1/4 (80x60, since 30 < 32), and full is full. */
+static void test_jpeg_scale_chooses_the_decoded_size(void) {
+    cr_dataset *ds = make_jpeg_set("scales", 320, 240);
+    float *images = malloc((size_t)N * 16 * 16 * 3 * sizeof(float));
+    CHECK(epoch_at_16(ds, 2, CR_JPEG_SCALE_SMALLEST, false, images) == (int64_t)N * 40 * 30);
+    CHECK(epoch_at_16(ds, 2, CR_JPEG_SCALE_DOUBLE, false, images) == (int64_t)N * 80 * 60);
+    CHECK(epoch_at_16(ds, 2, CR_JPEG_SCALE_FULL, false, images) == (int64_t)N * 320 * 240);
+    free(images);
+    cr_dataset_destroy(ds);
+}
+
 int main(void) {
     temp_tree_make(&tree, "cr_loader_");
     test_each_sample_once_with_its_label_and_pixels();
@@ -452,6 +466,7 @@ int main(void) {
     test_cache_gives_the_same_batches_with_fewer_decodes();
     test_random_crop_geometry();
     test_random_crops_decode_jpegs_scaled();
+    test_jpeg_scale_chooses_the_decoded_size();
     temp_tree_remove(&tree);
     return cr_test_summary("test_loader");
 }
