@@ -22,9 +22,6 @@ typedef struct cr_budget_recipe {
                         * share the rest equally in time */
 } cr_budget_recipe;
 
-/* The recipe `train --time-budget` plans with, chosen by measurement (see docs/ARCHITECTURE.md). */
-cr_budget_recipe cr_budget_recipe_default(void);
-
 /* Times a few training and validation batches at each size of costs[] (resolution and batch_size
  * set by the caller) on a fresh model of config's kind, precision and data, with the run's loader
  * settings, and fills in the costs. config's model, optimizer and data are read; nothing of a run

@@ -20,7 +20,7 @@ typedef struct train_args {
     const char *data, *train_csv, *val_csv, *model, *schedule, *out, *resume, *mean, *std, *init;
     const char *time_budget;
     double val_split, lr, momentum, weight_decay, label_smoothing, dropout;
-    double pct_start, div_factor, final_div_factor, random_crop;
+    double pct_start, div_factor, final_div_factor, random_crop, final_share;
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
@@ -189,7 +189,7 @@ static cr_status plan_budget(train_args *a, cr_backend *be, cr_train_config *c, 
     const cr_stage_cost *last = &costs[sizes.count - 1];
     /* the search validates at the last size times 1.15 and 1.3: about their areas' worth */
     if (c->test_res_search && c->val) left -= last->val_seconds * (1.15 * 1.15 + 1.3 * 1.3);
-    cr_budget_recipe recipe = cr_budget_recipe_default();
+    cr_budget_recipe recipe = {.last_share = a->final_share};
     double seconds;
     cr_status s = cr_budget_schedule(&sizes, costs, left, &recipe, &c->schedule, &seconds);
     if (s != CR_STATUS_OK) return cr_fail_context(s, "--time-budget %s", a->time_budget);
@@ -295,9 +295,12 @@ int cr_cmd_train(int argc, char **argv) {
                               "extra ones"},
         {"time-budget", 0, CR_OPTION_STRING, &a.time_budget, .metavar = "DURATION",
          .help = "end the run within DURATION (90s, 25m, 2h, 1h30m): the stages' sizes are "
-                 "timed on a throwaway model and their epochs chosen to fill it, half of it at "
-                 "the last size (replaces --epochs; config.yaml records the plan, which "
+                 "timed on a throwaway model and their epochs chosen to fill it, --final-share of "
+                 "it at the last size (replaces --epochs; config.yaml records the plan, which "
                  "--resume keeps)"},
+        {"final-share", 0, CR_OPTION_FLOAT, &a.final_share, "0.5", .metavar = "F", .min = 0.01,
+         .max = 1, .help = "under --time-budget, the share of the budget trained at the last "
+                           "size; the other sizes share the rest equally"},
         {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
          .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5), "
                  "double:FROM-TO/EPOCHS (double:64-256/10), ramp:FROM-TO@E1-E2[/MULTIPLE] "

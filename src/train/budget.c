@@ -4,10 +4,6 @@
 
 #include <math.h>
 
-cr_budget_recipe cr_budget_recipe_default(void) {
-    return (cr_budget_recipe){.last_share = 0.5};
-}
-
 static double epoch_seconds(const cr_stage_cost *c) {
     return c->train_seconds + c->val_seconds + c->end_seconds;
 }

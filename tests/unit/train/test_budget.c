@@ -69,7 +69,7 @@ static void test_stage_batches_are_kept(void) {
 static void test_what_cannot_be_planned_fails_clearly(void) {
     cr_stage_cost c[] = {cost(64, 3, 1, 1), cost(128, 9, 1, 1)};
     cr_schedule in = parse("64:1,128:1"), out;
-    cr_budget_recipe recipe = cr_budget_recipe_default();
+    cr_budget_recipe recipe = {.last_share = 0.5};
     double planned;
     CHECK_FAILS(cr_budget_schedule(&in, c, 11.5, &recipe, &out, &planned), CR_STATUS_INVALID,
                 "holds no epoch at 128 px");
