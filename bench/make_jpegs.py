@@ -72,15 +72,16 @@ def load(path):
     return image
 
 
-def cut(image, size, rng):
-    """A random crop of `image` with the aspect of `size`, resized to `size`."""
+def cut(image, size, rng, sides=(0.4, 1.0)):
+    """A random crop of `image` with the aspect of `size`, resized to `size`; its side is a
+    fraction in `sides` of the side of the largest such crop."""
     aspect = size[0] / size[1]
     width, height = image.size
     if width / height > aspect:
         crop_w, crop_h = height * aspect, height
     else:
         crop_w, crop_h = width, width / aspect
-    side = rng.uniform(0.4, 1.0)
+    side = rng.uniform(*sides)
     crop_w, crop_h = crop_w * side, crop_h * side
     x = rng.uniform(0, width - crop_w)
     y = rng.uniform(0, height - crop_h)
