@@ -2,7 +2,8 @@
 """The accuracy-for-time tables of progressive_pareto.sh: per set and budget, each recipe's final
 validation accuracy (mean over the seeds, and the spread: half the range) and wall time, then the
 least time at which each progressive recipe reaches fixed size's accuracy at the largest budget
-(within 0.5 point), and an SVG plot of accuracy against wall time per set.
+(within 0.5 point), how far the worst run's wall time was from its budget, and an SVG plot of
+accuracy against wall time per set.
 
     bench/pareto_table.py RUNS [--svg FILE]
 
@@ -16,7 +17,7 @@ import re
 import sys
 from collections import defaultdict
 
-NAME = re.compile(r"^(?P<set>[a-z0-9]+)-(?P<recipe>fixed|progressive(?:-[\w.]+)?)-"
+NAME = re.compile(r"^(?P<set>[a-z0-9]+)-(?P<recipe>fixed|progressive(?:-[\w.-]+)?)-"
                   r"(?P<budget>\d+)-s(?P<seed>\d+)$")
 WITHIN = 0.5  # points: "reaches fixed size's accuracy"
 
@@ -42,6 +43,16 @@ def load(runs):
         per_budget.setdefault(int(m["budget"]), []).append(
             (final_accuracy(os.path.join(runs, name)), seconds))
     return results
+
+
+def budgets_kept(runs):
+    """(name, budget, wall seconds) of every run in times.tsv."""
+    with open(os.path.join(runs, "times.tsv")) as f:
+        for line in f:
+            name, seconds = line.split()
+            m = NAME.match(name)
+            if m:
+                yield name, int(m["budget"]), float(seconds)
 
 
 def summary(points):
@@ -138,6 +149,10 @@ def main():
         return 1
     for set_name in sorted(results):
         table(set_name, results[set_name])
+    worst = max(((abs(seconds / budget - 1), name) for name, budget, seconds in budgets_kept(
+        args.runs)), default=None)
+    if worst:
+        print(f"\nwall time against budget: worst {100 * worst[0]:.1f}% off ({worst[1]})")
     if args.svg and results:
         svg(results, args.svg)
         print(f"\nplot: {args.svg}")

@@ -16,7 +16,8 @@
 #   SEEDS     0,1,2
 #   RECIPES   fixed,progressive (either alone runs only that one)
 #   FLAGS     options added to every run (--precision bf16 by default: "" for fp32)
-#   PROGRESSIVE_FLAGS  options added to the progressive runs (an ablation: --schedule 64,96,128)
+#   PROGRESSIVE_FLAGS  options added to the progressive runs, which otherwise take train's default
+#             schedule up to the full size (an ablation: --lr-pace steps)
 #   TAG       names the progressive runs progressive-TAG, so that ablations sit beside the default
 #   RUNS      where run folders, logs and times.tsv go (/tmp/crescendo-pareto)
 # Runs are sequential and use every core; keep the machine otherwise idle.
@@ -64,11 +65,6 @@ for set in $(echo "$sets" | tr , ' '); do
         "$python" "$here/make_sets.py" fashion "$data" --source data/fashion-mnist ;;
     *) "$python" "$here/make_sets.py" "$set" "$data" ;;
     esac
-    # the default schedule's sizes: doubling from 64 below the full size, then the full size
-    sizes=64
-    side=128
-    while [ "$side" -lt "$full" ]; do sizes="$sizes,$side" side=$((side * 2)); done
-    sizes="$sizes,$full"
     for budget in $(echo "$budgets" | tr , ' '); do
         for seed in $(echo "$seeds" | tr , ' '); do
             set -- --data "$data" --train-csv train.csv --val-csv val.csv --model resnet18 \
@@ -78,7 +74,7 @@ for set in $(echo "$sets" | tr , ' '); do
             esac
             case ",$recipes," in *,progressive,*)
                 # shellcheck disable=SC2086 # $progressive_flags is a list of options
-                one_run "$set-$progressive-$budget-s$seed" --schedule "$sizes" "$@" \
+                one_run "$set-$progressive-$budget-s$seed" --max-resolution "$full" "$@" \
                     $progressive_flags ;;
             esac
         done

@@ -103,6 +103,11 @@ typedef enum cr_lr_schedule_kind {
  * linear scaling rule when a stage changes the batch size. Must be a pure function of the step. */
 typedef double (*cr_lr_scale_fn)(const void *user, int64_t step);
 
+/* Where step `step` is along the schedule, in the units of total_steps: a pure, non-decreasing
+ * function, so that a schedule can advance faster through costlier steps (a progressive run's
+ * large images). */
+typedef int64_t (*cr_lr_pace_fn)(const void *user, int64_t step);
+
 typedef struct cr_lr_schedule {
     cr_lr_schedule_kind kind;
     double lr;           /* base lr; the peak (max_lr) for onecycle */
@@ -115,6 +120,9 @@ typedef struct cr_lr_schedule {
     double pct_start, div_factor, final_div_factor; /* onecycle; torch's defaults 0.3, 25, 1e4 */
     cr_lr_scale_fn scale; /* NULL: 1 */
     const void *scale_user;
+    cr_lr_pace_fn pace;   /* NULL: step k is at k; else total_steps, warmup_steps and step_size
+                           * count the pace's units */
+    const void *pace_user;
 } cr_lr_schedule;
 
 /* A schedule of `kind` with the defaults above filled in (warm-up off, gamma 0.1, onecycle as

@@ -26,7 +26,9 @@ typedef struct cr_schedule {
 } cr_schedule;
 
 /* Parses a schedule; `default_epochs` is --epochs, the run's length where the spec gives none:
- *   "64:10,128:10,256:5@32"   explicit stages RES:EPOCHS, each optionally @BATCH
+ *   "64:10,128:10,256:5@32"   explicit stages RES:EPOCHS, each optionally @BATCH; a stage
+ *                             written RES alone (as "64,128" under a time budget, which sets
+ *                             the epochs) takes default_epochs
  *   "double:64-512/10"        64, 128, 256, 512 for 10 epochs each (the last is the end size)
  *   "ramp:160-192@10-25/32"   a linear ramp over a run of default_epochs epochs, counted from 1
  *                             as the log counts them: epochs up to 10 train at 160, epochs from
@@ -36,18 +38,22 @@ typedef struct cr_schedule {
  *                             be left out (32). Runs of equal sizes become one stage each.
  *   "auto:64,128,256"         stages that end at a plateau (see cr_stage_machine_observe), each
  *                             optionally @BATCH; the run lasts at most default_epochs epochs
- *   "28"                      one stage at 28 px for default_epochs epochs
  * Fails with CR_STATUS_INVALID and a message pointing at the bad part. */
 cr_status cr_schedule_parse(const char *spec, int default_epochs, cr_schedule *out);
 
 /* One stage: `epochs` epochs at `resolution`. */
 cr_schedule cr_schedule_fixed(int resolution, int epochs);
 
-/* The default schedule, the classic doubling: from, 2 from, 4 from, ... below `to`, then `to`
- * (one stage at `to` when it is not above `from`), sharing `epochs` evenly with the remainder
- * going to the last stages, so that the largest sizes get the extra epochs: (64, 256, 10) gives
- * 64:3,128:3,256:4. With fewer epochs than sizes the smallest sizes are left out. */
-cr_schedule cr_schedule_doubling(int from, int to, int epochs);
+/* The largest step between the default schedule's sizes. */
+#define CR_SCHEDULE_GROWTH 1.5
+
+/* The default schedule: from `from` to `to` in the fewest equal ratios of at most
+ * CR_SCHEDULE_GROWTH, the sizes between rounded to multiples of 8 (64, 88, 128; 64, 88, 112;
+ * 64, 88, 128, 184, 256), so that no switch grows what the model has learned to see by more
+ * than 1.5x (one stage at `to` when it is not above `from`), sharing `epochs` evenly with
+ * the remainder going to the last stages, so that the largest sizes get the extra epochs: (64,
+ * 128, 10) gives 64:3,88:3,128:4. With fewer epochs than sizes the smallest are left out. */
+cr_schedule cr_schedule_growing(int from, int to, int epochs);
 
 /* The sum of the stages' epochs (0 counted for auto stages). */
 int cr_schedule_total_epochs(const cr_schedule *s);

@@ -20,6 +20,10 @@
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
 
+/* How the LR schedule advances: a unit per optimizer step, or by the pixels each step trains on,
+ * so that it spends on a stage of small images the share of the compute they take. */
+typedef enum cr_lr_pace { CR_LR_PACE_PIXELS, CR_LR_PACE_STEPS } cr_lr_pace;
+
 /* The validation metric an auto schedule watches. */
 typedef enum cr_stage_metric { CR_STAGE_METRIC_VAL_LOSS, CR_STAGE_METRIC_VAL_ACC } cr_stage_metric;
 
@@ -65,6 +69,9 @@ typedef struct cr_train_config {
                             * progressive learning: stage i of n trains with dropout
                             * dropout (i + 1) / n and, with crop_scale_min > 0, random crops of
                             * scale at least 1 - (1 - crop_scale_min) (i + 1) / n */
+    bool match_scale;      /* stages below the last size train on random crops of at least
+                            * (side / last side)^2 of the area (or crop_scale_min, if lower), so
+                            * that they see objects at the sizes the last stage shows them */
     int eval_resolution;   /* 0: validate at the stage's resolution */
     bool test_res_search;  /* after the last epoch, validate at the last training size times 1.15
                             * and 1.3 (multiples of 8) too and report the best (FixRes) */
@@ -76,6 +83,7 @@ typedef struct cr_train_config {
                                  * stage counted at its most epochs), and the scale hook to the
                                  * stages' lr scaling */
     int warmup_epochs;
+    cr_lr_pace lr_pace;    /* how the LR schedule advances through the stages */
     float label_smoothing;
     int early_stop;        /* stop after this many epochs without a better val accuracy; 0: off */
     uint64_t seed;

@@ -24,9 +24,10 @@ typedef struct train_args {
     int epochs, resolution, batch_size, eval_resolution, early_stop, warmup_epochs, workers;
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
-    int batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate, freeze_epochs;
+    int lr_pace, batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
+    int freeze_epochs, max_resolution;
     double stage_min_delta;
-    bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search;
+    bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
     cr_cli_columns columns;
 } train_args;
 
@@ -36,6 +37,7 @@ static const char *const devices[] = {"cpu", "cuda", NULL};
 static const char *const on_bad_choices[] = {"fail", "skip", NULL};
 static const char *const lr_scalings[] = {"linear", "sqrt", "none", NULL};
 static const char *const stage_metrics[] = {"val_loss", "val_acc", NULL};
+static const char *const lr_paces[] = {"pixels", "steps", NULL}; /* in cr_lr_pace's order */
 
 static const cr_lr_schedule_kind lr_kinds[] = {CR_LR_SCHEDULE_ONECYCLE, CR_LR_SCHEDULE_COSINE,
                                                CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT};
@@ -70,10 +72,12 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->eval_resolution = a->eval_resolution;
     c->eval_at_switch = a->eval_at_switch;
     c->progressive_reg = a->progressive_reg;
+    c->match_scale = a->match_scale;
     c->test_res_search = a->test_res_search;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
     c->warmup_epochs = a->warmup_epochs;
+    c->lr_pace = (cr_lr_pace)a->lr_pace;
     c->seed = (uint64_t)a->seed;
     if (a->device != 0)
         return cr_fail(CR_STATUS_UNSUPPORTED, "--device cuda: this build has no CUDA backend");
@@ -204,8 +208,9 @@ static cr_status plan_budget(train_args *a, cr_backend *be, cr_train_config *c, 
     return CR_STATUS_OK;
 }
 
-/* With neither --schedule nor --resolution: the classic doubling from 64 to the images' size
- * (at most DEFAULT_SCHEDULE_TOP, at least what the model takes), said on the console. */
+/* With neither --schedule nor --resolution: from 64 to the images' size (at most
+ * DEFAULT_SCHEDULE_TOP, at least what the model takes) in steps of at most 1.5x, said on the
+ * console. */
 enum { DEFAULT_SCHEDULE_FROM = 64, DEFAULT_SCHEDULE_TOP = 512, SIZE_SAMPLES = 32 };
 
 static cr_status default_schedule(const train_args *a, const cr_dataset *train,
@@ -213,19 +218,25 @@ static cr_status default_schedule(const train_args *a, const cr_dataset *train,
     int side;
     CR_TRY(cr_dataset_typical_side(train, SIZE_SAMPLES, &side));
     int top = side < DEFAULT_SCHEDULE_TOP ? side : DEFAULT_SCHEDULE_TOP;
+    if (a->max_resolution > 0) top = a->max_resolution;
     int min_side = cr_model_min_resolution(a->model);
     if (top < min_side) top = min_side;
     /* under a time budget every size is kept; the plan sets the epochs */
-    c->schedule = cr_schedule_doubling(DEFAULT_SCHEDULE_FROM, top,
+    c->schedule = cr_schedule_growing(DEFAULT_SCHEDULE_FROM, top,
                                        a->time_budget ? CR_SCHEDULE_MAX_STAGES : a->epochs);
-    char text[256];
+    char text[256], origin[64];
     cr_schedule_format(&c->schedule, text, sizeof text);
+    if (a->max_resolution > 0) snprintf(origin, sizeof origin, "--max-resolution %d", top);
+    else snprintf(origin, sizeof origin, "the images' %d px", side);
     if (!a->time_budget)
-        printf("schedule %s, from the images' %d px (--schedule or --resolution choose "
-               "another)\n", text, side);
-    else
-        printf("sizes from the images' %d px: %d to %d, doubling (--schedule or --resolution "
-               "choose others)\n", side, DEFAULT_SCHEDULE_FROM, top);
+        printf("schedule %s, from %s (--schedule or --resolution choose another)\n", text,
+               origin);
+    else {
+        printf("sizes");
+        for (int i = 0; i < c->schedule.count; i++)
+            printf("%s%d", i ? ", " : " ", c->schedule.stages[i].resolution);
+        printf(" px, from %s (--schedule or --resolution choose others)\n", origin);
+    }
     return CR_STATUS_OK;
 }
 
@@ -290,9 +301,12 @@ int cr_cmd_train(int argc, char **argv) {
                  "most), and for explicit stages that give none"},
         {"resolution", 'r', CR_OPTION_INT, &a.resolution, "0", .metavar = "PX", .min = 0,
          .max = 8192, .help = "square training size when there is no --schedule; 0: progressive "
-                              "resizing, doubling from 64 to the images' size (at most 512) "
-                              "with --epochs shared among the sizes, the largest getting the "
-                              "extra ones"},
+                              "resizing from 64 to the images' size (at most 512) in steps of "
+                              "at most 1.5x, with --epochs shared among the sizes, the largest "
+                              "getting the extra ones"},
+        {"max-resolution", 0, CR_OPTION_INT, &a.max_resolution, "0", .metavar = "PX", .min = 0,
+         .max = 8192, .help = "the last size of the default progressive schedule; 0: the "
+                              "images' size (at most 512)"},
         {"time-budget", 0, CR_OPTION_STRING, &a.time_budget, .metavar = "DURATION",
          .help = "end the run within DURATION (90s, 25m, 2h, 1h30m): the stages' sizes are "
                  "timed on a throwaway model and their epochs chosen to fill it, --final-share of "
@@ -302,7 +316,8 @@ int cr_cmd_train(int argc, char **argv) {
          .max = 1, .help = "under --time-budget, the share of the budget trained at the last "
                            "size; the other sizes share the rest equally"},
         {"schedule", 's', CR_OPTION_STRING, &a.schedule, .metavar = "SPEC",
-         .help = "progressive resizing: RES:EPOCHS[@BATCH],... (64:10,128:10,256:5), "
+         .help = "progressive resizing: RES[:EPOCHS][@BATCH],... (64:10,128:10,256:5; a "
+                 "stage without epochs takes --epochs), "
                  "double:FROM-TO/EPOCHS (double:64-256/10), ramp:FROM-TO@E1-E2[/MULTIPLE] "
                  "(ramp:160-192@10-25/32) or auto:RES[@BATCH],... (auto:64,128,256)"},
         {"stage-patience", 0, CR_OPTION_INT, &a.stage_patience, "3", .metavar = "N", .min = 1,
@@ -318,6 +333,10 @@ int cr_cmd_train(int argc, char **argv) {
         {"eval-at-switch", 0, CR_OPTION_FLAG, &a.eval_at_switch,
          .help = "validate at each new stage's size before it trains (after --bn-recalibrate): "
                  "the accuracy right after a switch, in metrics.jsonl as switch_val_acc"},
+        {"match-scale", 0, CR_OPTION_FLAG, &a.match_scale, "false",
+         .help = "stages below the last size train on random crops of at least (size / last "
+                 "size)^2 of the area, so that they see objects as large as the last stage "
+                 "will"},
         {"progressive-reg", 0, CR_OPTION_FLAG, &a.progressive_reg,
          .help = "grow regularization with the stages (EfficientNetV2): stage i of n trains with "
                  "i/n of --dropout and of --random-crop's strength"},
@@ -336,6 +355,10 @@ int cr_cmd_train(int argc, char **argv) {
         {"lr-scaling", 0, CR_OPTION_ENUM, &a.lr_scaling, "linear", .choices = lr_scalings,
          .help = "a stage with another batch size scales the lr by b / b0, its square root, "
                  "or not"},
+        {"lr-pace", 0, CR_OPTION_ENUM, &a.lr_pace, "pixels", .choices = lr_paces,
+         .help = "how the lr schedule advances: steps, one unit per step; pixels, by the "
+                 "pixels each step trains on, so a stage of small images takes the share of the "
+                 "schedule that it takes of the compute"},
         {"lr-schedule", 0, CR_OPTION_ENUM, &a.lr_schedule, "onecycle", .choices = lr_schedules,
          .help = "how the learning rate moves over the run"},
         {"warmup-epochs", 0, CR_OPTION_INT, &a.warmup_epochs, "0", .min = 0, .max = 1000,

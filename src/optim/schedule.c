@@ -108,7 +108,8 @@ static double main_phase(const cr_lr_schedule *s, int64_t k, int64_t steps) {
 }
 
 double cr_lr_schedule_at(const cr_lr_schedule *s, int64_t step) {
-    int64_t k = step < 0 ? 0 : step >= s->total_steps ? s->total_steps - 1 : step;
+    int64_t at = s->pace ? s->pace(s->pace_user, step) : step;
+    int64_t k = at < 0 ? 0 : at >= s->total_steps ? s->total_steps - 1 : at;
     int64_t steps = s->total_steps - s->warmup_steps;
     double lr;
     if (k < s->warmup_steps) {

@@ -1,6 +1,7 @@
 /* Parsing resolution schedules: the explicit stage list, the classic doubling, the linear ramp
  * (expanded here into stages of equal size) and the auto form; and their text form. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,9 +137,6 @@ static cr_status parse_explicit(const char *spec, int default_epochs, cr_schedul
         if (*p == ':') {
             p++;
             CR_TRY(parse_int(&p, 1, 100000, spec, "a number of epochs", &stage.epochs));
-        } else if (out->count > 0 || (*p && *p != '@')) {
-            return cr_fail(CR_STATUS_INVALID, "schedule '%s': write each stage as RES:EPOCHS",
-                           spec);
         }
         if (*p == '@') {
             p++;
@@ -177,10 +175,24 @@ cr_schedule cr_schedule_fixed(int resolution, int epochs) {
     return s;
 }
 
-cr_schedule cr_schedule_doubling(int from, int to, int epochs) {
+/* from, then sizes growing by equal ratios of at most CR_SCHEDULE_GROWTH, each rounded to a
+ * multiple of 8, up to `to`; just `to` when it is not above from. */
+static void growing_sizes(int from, int to, cr_schedule *out) {
+    *out = (cr_schedule){.count = 1, .stages[0].resolution = to < from ? to : from};
+    if (to <= from) return;
+    int steps = (int)ceil(log((double)to / from) / log(CR_SCHEDULE_GROWTH) - 1e-9);
+    if (steps > CR_SCHEDULE_MAX_STAGES - 1) steps = CR_SCHEDULE_MAX_STAGES - 1;
+    for (int i = 1; i < steps; i++) {
+        int side = (int)lround(from * pow((double)to / from, (double)i / steps) / 8.0) * 8;
+        if (side > out->stages[out->count - 1].resolution && side < to)
+            out->stages[out->count++].resolution = side;
+    }
+    out->stages[out->count++].resolution = to;
+}
+
+cr_schedule cr_schedule_growing(int from, int to, int epochs) {
     cr_schedule s;
-    double_sizes(from, to > from ? to : from, &s);
-    if (to < from) s.stages[0].resolution = to;
+    growing_sizes(from, to, &s);
     if (epochs < s.count) {
         memmove(s.stages, s.stages + (s.count - epochs), sizeof *s.stages * (size_t)epochs);
         s.count = epochs;

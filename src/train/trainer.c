@@ -50,6 +50,24 @@ static double lr_scale_at(const void *user, int64_t step) {
     return factor;
 }
 
+/* Where each step is along the LR schedule: stage i's steps, from first_step[i], each advance it
+ * by units[i] from first_position[i]. One unit a step, or with CR_LR_PACE_PIXELS the step's
+ * pixels (batch x side^2), so that a schedule passes through a stage of small images in about the
+ * share of the run's compute they take rather than the share of its steps. Laid out from the
+ * planned stage lengths (an auto stage at its most), so a pure function of the step. */
+typedef struct lr_pace_table {
+    int64_t first_step[CR_SCHEDULE_MAX_STAGES], first_position[CR_SCHEDULE_MAX_STAGES];
+    int64_t units[CR_SCHEDULE_MAX_STAGES];
+    int count;
+} lr_pace_table;
+
+static int64_t lr_position(const void *user, int64_t step) {
+    const lr_pace_table *t = user;
+    int i = 0;
+    while (i + 1 < t->count && t->first_step[i + 1] <= step) i++;
+    return t->first_position[i] + (step - t->first_step[i]) * t->units[i];
+}
+
 /* Everything a run holds; released by run_free whatever state set-up reached. */
 typedef struct run {
     const cr_train_config *config;
@@ -62,6 +80,7 @@ typedef struct run {
     cr_tensorboard *events;
     cr_lr_schedule lr_schedule;
     lr_scale_table lr_scale;
+    lr_pace_table lr_pace;
     cr_stage_machine stages;
     cr_epoch_context ctx;
     int first_epoch, total_epochs;
@@ -100,11 +119,14 @@ static void run_free(run *r) {
     free(r->class_stats);
 }
 
-/* The optimizer steps the whole schedule takes, an auto stage counted at its most epochs: the LR
- * schedule's length. A run whose auto stages end early takes fewer, and stops short of the LR
- * schedule's end unless its last stage uses the epochs they left. */
-static cr_status count_steps(const run *r, int64_t *total, int64_t *first_epoch) {
+/* The LR schedule's length in the pace's units, over the steps of the whole schedule (an auto
+ * stage counted at its most epochs), with the pace table laid out along them. A run whose auto
+ * stages end early takes fewer steps, and stops short of the LR schedule's end unless its last
+ * stage uses the epochs they left. */
+static cr_status count_steps(run *r, int64_t *total, int64_t *first_epoch) {
     int n = cr_dataset_count(r->config->train);
+    lr_pace_table *t = &r->lr_pace;
+    int64_t step = 0;
     *total = 0;
     for (int i = 0; i < r->stages.schedule.count; i++) {
         cr_stage_plan plan = cr_stage_machine_stage(&r->stages, i);
@@ -113,8 +135,16 @@ static cr_status count_steps(const run *r, int64_t *total, int64_t *first_epoch)
                            "batch size %d of stage %d: lower --batch-size or the stage's @BATCH",
                            n, plan.batch_size, i + 1);
         if (i == 0) *first_epoch = n / plan.batch_size;
-        *total += (int64_t)plan.epochs * (n / plan.batch_size);
+        int64_t steps = (int64_t)plan.epochs * (n / plan.batch_size);
+        t->first_step[i] = step;
+        t->first_position[i] = *total;
+        t->units[i] = r->config->lr_pace == CR_LR_PACE_PIXELS
+                          ? (int64_t)plan.batch_size * plan.resolution * plan.resolution
+                          : 1;
+        step += steps;
+        *total += steps * t->units[i];
     }
+    t->count = r->stages.schedule.count;
     return CR_STATUS_OK;
 }
 
@@ -267,7 +297,10 @@ static cr_status set_up(run *r, cr_backend *be) {
     CR_TRY(count_steps(r, &total, &first_epoch_steps));
     r->lr_schedule = c->lr_schedule;
     r->lr_schedule.total_steps = total;
-    r->lr_schedule.warmup_steps = (int64_t)c->warmup_epochs * first_epoch_steps;
+    r->lr_schedule.pace = lr_position;
+    r->lr_schedule.pace_user = &r->lr_pace;
+    r->lr_schedule.warmup_steps = lr_position(&r->lr_pace,
+                                              (int64_t)c->warmup_epochs * first_epoch_steps);
     r->lr_schedule.scale = lr_scale_at;
     r->lr_schedule.scale_user = &r->lr_scale;
     CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
@@ -403,7 +436,9 @@ static cr_status validate(run *r, int epoch, int side, int batch_size, cr_miscla
 }
 
 /* The stage's dropout and crop strength: as configured, or with progressive regularization a
- * share (stage + 1) / stages of it, growing with the size. */
+ * share (stage + 1) / stages of it, growing with the size. With match_scale, a stage below the
+ * last size crops at least as far as (side / last side)^2 of the area, so that it sees objects as
+ * large as the last stage will. */
 static void set_regularization(run *r, const cr_stage_plan *plan) {
     const cr_train_config *c = r->config;
     double share = c->progressive_reg ? (double)(plan->stage + 1) / plan->stages : 1.0;
@@ -412,6 +447,12 @@ static void set_regularization(run *r, const cr_stage_plan *plan) {
     r->crop_scale_min = c->crop_scale_min > 0
                             ? (float)(1.0 - (1.0 - c->crop_scale_min) * share)
                             : 0.0f;
+    int last = r->stages.schedule.stages[r->stages.schedule.count - 1].resolution;
+    if (c->match_scale && plan->resolution < last) {
+        float zoom = (float)plan->resolution / (float)last;
+        zoom *= zoom;
+        if (r->crop_scale_min == 0.0f || zoom < r->crop_scale_min) r->crop_scale_min = zoom;
+    }
 }
 
 /* The first epoch of a stage, or of a resumed run inside one: the stage's lr factor from this
@@ -431,6 +472,8 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
         if (c->progressive_reg)
             fprintf(c->console, "dropout %.3g, crop scale %.3g, ", (double)r->dropout,
                     (double)r->crop_scale_min);
+        else if (r->crop_scale_min > 0.0f)
+            fprintf(c->console, "crop scale %.3g, ", (double)r->crop_scale_min);
         if (!c->schedule.automatic)
             fprintf(c->console, "%d epochs\n", plan->epochs);
         else if (plan->stage + 1 < plan->stages)

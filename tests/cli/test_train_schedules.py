@@ -4,11 +4,13 @@ Checked:
 - a ramp trains each epoch at the size its formula gives, and says so at each switch;
 - --batch-pixels sizes each stage's batch and --lr-scaling linear scales the lr with it (constant
   lr schedule, so the logged lr is exactly the scaled one);
+- --lr-pace pixels advances the lr schedule by each step's pixels, steps by its steps;
 - --bn-recalibrate changes the validation after a switch, and nothing before it;
 - an auto schedule switches stages (here at the latest after its share of --epochs), and a run
   killed after two epochs and resumed ends as the uninterrupted one, stage for stage;
 - --eval-at-switch validates right after each switch (after --bn-recalibrate, which changes it);
 - --progressive-reg grows dropout and crop strength with the stages;
+- --match-scale crops the stages below the last size to (size / last size)^2 of the area;
 - --test-res-search validates at 1, 1.15 and 1.3 times the last size, the first equal to the last
   epoch's validation;
 - with neither --schedule nor --resolution the schedule doubles from 64 to the images' size;
@@ -19,6 +21,7 @@ Checked:
 - bad specs and an auto schedule without validation fail with a one-line reason.
 Exits non-zero on the first failed check."""
 import json
+import math
 import os
 import re
 import sys
@@ -60,6 +63,27 @@ def test_batch_pixels_and_lr_scaling(tmp, data):
     run(*args(data, out, "--schedule", "16:1,32:1", "--batch-pixels", "4096",
               "--lr-schedule", "constant", "--lr-scaling", "sqrt"))
     check(abs(metrics(out)[1]["lr"] - 0.025) < 1e-12, "sqrt lr scaling")
+
+
+def test_lr_pace(tmp, data):
+    """--lr-pace pixels: on a cosine schedule over 16:2,32:1 (6 steps an epoch at batch 8), a
+    32 px step advances the schedule four times as far as a 16 px one."""
+    lrs = {}
+    for pace in ("steps", "pixels"):
+        out = os.path.join(tmp, f"pace_{pace}")
+        run(*args(data, out, "--schedule", "16:2,32:1", "--lr-schedule", "cosine", "--lr-pace",
+                  pace))
+        lrs[pace] = [r["lr"] for r in metrics(out)]
+
+    def cosine(position, total):
+        return 0.05 * (1 + math.cos(math.pi * position / total)) / 2
+
+    units = [1] * 12 + [4] * 6  # each step's advance; the lr logged is of steps 5, 11 and 17
+    want = {"steps": [cosine(k, 18) for k in (5, 11, 17)],
+            "pixels": [cosine(sum(units[:k]), sum(units)) for k in (5, 11, 17)]}
+    for pace in want:
+        check(all(abs(a - b) < 1e-9 for a, b in zip(lrs[pace], want[pace])),
+              f"--lr-pace {pace}: lr {lrs[pace]}, want {want[pace]}")
 
 
 def test_bn_recalibrate(tmp, data):
@@ -105,6 +129,20 @@ def test_progressive_reg(tmp, data):
           "the first stage trains with less regularization")
 
 
+def test_match_scale(tmp, data):
+    """--match-scale: the 16 px stage of 16:1,24:1 crops to at least (16/24)^2 of the area, which
+    changes its training; the last stage trains on whole images."""
+    plain, matched = os.path.join(tmp, "unmatched"), os.path.join(tmp, "matched")
+    run(*args(data, plain, "--schedule", "16:1,24:1"))
+    p = run(*args(data, matched, "--schedule", "16:1,24:1", "--match-scale"))
+    lines = [line for line in p.stdout.splitlines() if line.startswith("stage ")]
+    check(len(lines) == 2 and "16x16" in lines[0] and "crop scale 0.444," in lines[0]
+          and "24x24" in lines[1] and "crop" not in lines[1],
+          f"the small stage says its crops, the last none: {lines}")
+    a, b = metrics(plain), metrics(matched)
+    check(a[0]["train_loss"] != b[0]["train_loss"], "the small stage trains on crops")
+
+
 def test_test_res_search(tmp, data):
     out = os.path.join(tmp, "fixres")
     p = run(*args(data, out, "--schedule", "16:1,24:1", "--test-res-search"))
@@ -126,7 +164,7 @@ def test_default_schedule(tmp):
     p = run("train", "--data", data, "--model", "simple_cnn", "--epochs", "3", "--batch-size",
             "4", "--threads", "2", "--workers", "1", "--out", out)
     check([r["resolution"] for r in metrics(out)] == [64, 96, 96],
-          f"doubling from 64 to the images' shorter side: {metrics(out)}")
+          f"from 64 to the images' shorter side: {metrics(out)}")
     check("schedule 64:1,96:2, from the images' 96 px" in p.stdout, f"said so: {p.stdout[:600]}")
 
 
@@ -219,9 +257,11 @@ def main():
         make_dataset(data)
         test_ramp(tmp, data)
         test_batch_pixels_and_lr_scaling(tmp, data)
+        test_lr_pace(tmp, data)
         test_bn_recalibrate(tmp, data)
         test_eval_at_switch(tmp, data)
         test_progressive_reg(tmp, data)
+        test_match_scale(tmp, data)
         test_test_res_search(tmp, data)
         test_default_schedule(tmp)
         test_auto_and_resume(tmp, data)

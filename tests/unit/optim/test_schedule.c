@@ -83,6 +83,29 @@ static void test_scale_hook(void) {
     CHECK_NEAR(cr_lr_schedule_at(&s, 10), early, 1e-15);
 }
 
+/* Steps from `from` on advance three units each; the ones before, one. */
+static int64_t triple_late(const void *user, int64_t step) {
+    int64_t from = *(const int64_t *)user;
+    return step < from ? step : from + 3 * (step - from);
+}
+
+/* The pace moves the shape (step 40 at position 70) while the scale hook still sees the step. */
+static void test_pace_hook(void) {
+    static const int64_t from = 25;
+    cr_lr_schedule s = cr_lr_schedule_defaults(CR_LR_SCHEDULE_COSINE, 1.0, 100);
+    double at_70 = cr_lr_schedule_at(&s, 70), at_10 = cr_lr_schedule_at(&s, 10);
+    double last = cr_lr_schedule_at(&s, 99);
+    s.pace = triple_late;
+    s.pace_user = &from;
+    CHECK_NEAR(cr_lr_schedule_at(&s, 40), at_70, 1e-15);
+    CHECK_NEAR(cr_lr_schedule_at(&s, 10), at_10, 1e-15);
+    CHECK_NEAR(cr_lr_schedule_at(&s, 50), last, 1e-15); /* past the end: the last value */
+    static const int64_t half_from = 45;
+    s.scale = halve_late;
+    s.scale_user = &half_from;
+    CHECK_NEAR(cr_lr_schedule_at(&s, 40), at_70, 1e-15);
+}
+
 static void test_validation(void) {
     cr_lr_schedule s = cr_lr_schedule_defaults(CR_LR_SCHEDULE_COSINE, 0.1, 0);
     CHECK_FAILS(cr_lr_schedule_validate(&s), CR_STATUS_INVALID, "0 total steps");
@@ -158,6 +181,7 @@ int main(int argc, char **argv) {
     test_cosine();
     test_onecycle();
     test_scale_hook();
+    test_pace_hook();
     test_validation();
     return cr_test_summary("schedule");
 }

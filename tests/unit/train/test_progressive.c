@@ -18,11 +18,14 @@ static void test_explicit_stages(void) {
     CHECK(strcmp(text, "64:10,128:5@32,256:1") == 0);
 }
 
-static void test_single_resolution_takes_default_epochs(void) {
+static void test_stages_without_epochs_take_the_default(void) {
     cr_schedule s;
     CHECK_OK(cr_schedule_parse("28", 7, &s));
     CHECK(s.count == 1 && s.stages[0].resolution == 28 && s.stages[0].epochs == 7);
     CHECK_FAILS(cr_schedule_parse("28", 0, &s), CR_STATUS_INVALID, "number of epochs");
+    CHECK_OK(cr_schedule_parse("64,96:2,128@32", 7, &s));
+    CHECK(s.count == 3 && s.stages[0].epochs == 7 && s.stages[1].epochs == 2);
+    CHECK(s.stages[2].resolution == 128 && s.stages[2].epochs == 7 && s.stages[2].batch_size == 32);
 }
 
 static void test_doubling(void) {
@@ -41,19 +44,24 @@ static void check_stages(const cr_schedule *s, const char *want) {
     CHECK(strcmp(text, want) == 0);
 }
 
-/* The default schedule: doubling from 64 to the images' size, the extra epochs at the end. */
-static void test_default_doubling(void) {
-    cr_schedule s = cr_schedule_doubling(64, 256, 10);
-    check_stages(&s, "64:3,128:3,256:4");
-    s = cr_schedule_doubling(64, 256, 11);
-    check_stages(&s, "64:3,128:4,256:4");
-    s = cr_schedule_doubling(64, 224, 9);
-    check_stages(&s, "64:3,128:3,224:3");
-    s = cr_schedule_doubling(64, 512, 2); /* fewer epochs than sizes: the largest ones */
-    check_stages(&s, "256:1,512:1");
-    s = cr_schedule_doubling(64, 28, 5); /* images smaller than the start: their own size */
+/* The default schedule: from 64 to the images' size in equal steps of at most 1.5x, multiples of
+ * 8 between, the extra epochs at the end. */
+static void test_default_growing(void) {
+    cr_schedule s = cr_schedule_growing(64, 128, 10);
+    check_stages(&s, "64:3,88:3,128:4"); /* 64 * 2^(1/2) = 90.5 */
+    s = cr_schedule_growing(64, 256, 10);
+    check_stages(&s, "64:2,88:2,128:2,184:2,256:2"); /* ratio 4^(1/4) = 1.41 */
+    s = cr_schedule_growing(64, 256, 11);
+    check_stages(&s, "64:2,88:2,128:2,184:2,256:3");
+    s = cr_schedule_growing(64, 112, 9);
+    check_stages(&s, "64:3,88:3,112:3");
+    s = cr_schedule_growing(64, 96, 3); /* exactly 1.5x: one step */
+    check_stages(&s, "64:1,96:2");
+    s = cr_schedule_growing(64, 512, 2); /* fewer epochs than sizes: the largest ones */
+    check_stages(&s, "360:1,512:1");
+    s = cr_schedule_growing(64, 28, 5); /* images smaller than the start: their own size */
     check_stages(&s, "28:5");
-    s = cr_schedule_doubling(64, 64, 4);
+    s = cr_schedule_growing(64, 64, 4);
     check_stages(&s, "64:4");
 }
 
@@ -104,7 +112,7 @@ static void test_errors_point_at_the_problem(void) {
     CHECK_FAILS(cr_schedule_parse("64:10,", 5, &s), CR_STATUS_INVALID, "comma");
     CHECK_FAILS(cr_schedule_parse("64:x", 5, &s), CR_STATUS_INVALID, "number of epochs");
     CHECK_FAILS(cr_schedule_parse("4:10", 5, &s), CR_STATUS_INVALID, "resolution");
-    CHECK_FAILS(cr_schedule_parse("64:10,128", 5, &s), CR_STATUS_INVALID, "RES:EPOCHS");
+    CHECK_FAILS(cr_schedule_parse("64:10,128", 0, &s), CR_STATUS_INVALID, "number of epochs");
     CHECK_FAILS(cr_schedule_parse("double:128-64/2", 5, &s), CR_STATUS_INVALID, "end resolution");
     CHECK_FAILS(cr_schedule_parse("64:10;128:2", 5, &s), CR_STATUS_INVALID, "unexpected");
     CHECK_FAILS(cr_schedule_parse("cosine:64-128", 5, &s), CR_STATUS_INVALID,
@@ -113,9 +121,9 @@ static void test_errors_point_at_the_problem(void) {
 
 int main(void) {
     test_explicit_stages();
-    test_single_resolution_takes_default_epochs();
+    test_stages_without_epochs_take_the_default();
     test_doubling();
-    test_default_doubling();
+    test_default_growing();
     test_ramp();
     test_auto();
     test_errors_point_at_the_problem();
