@@ -90,3 +90,7 @@ foreach(source IN LISTS tool_sources)
   target_include_directories(${name} PRIVATE src)
   target_link_libraries(${name} PRIVATE cr_testing cr_train)
 endforeach()
+
+# It checks a run's wall time against its budget, planned from timings taken at its start: other
+# tests starting beside it would slow it after the plan is made.
+set_tests_properties(cli/test_time_budget PROPERTIES RUN_SERIAL TRUE)

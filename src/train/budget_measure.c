@@ -3,13 +3,13 @@
  * empty at every epoch) and a few batches after it; per stage, what the very first batch costs on
  * top (planning the model for the size, the kernels' first call); per epoch, the checkpoints. */
 #include <stdio.h>
-#include <string.h>
 
 #include "crescendo/budget.h"
 #include "crescendo/checkpoint.h"
 #include "crescendo/log.h"
 #include "crescendo/model.h"
 #include "crescendo/step.h"
+#include "train/epoch.h"
 
 /* Timed batches after the first: more than the loader's ring holds, so that its workers' share of
  * the cores shows, as it does in a whole epoch. */
@@ -39,11 +39,7 @@ static cr_status probe_create(cr_backend *be, const cr_train_config *c, probe *p
                                cr_graph_param_count(p->graph), &p->optimizer));
     cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed};
     CR_TRY(cr_step_create(p->graph, p->optimizer, &sc, &p->step));
-    cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
-                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels,
-                            .jpeg_scale = c->jpeg_scale};
-    memcpy(lo.mean, c->mean, sizeof lo.mean);
-    memcpy(lo.std, c->std, sizeof lo.std);
+    cr_loader_options lo = cr_epoch_loader_options(c);
     CR_TRY(cr_loader_create(c->train, &lo, &p->train));
     if (c->val) CR_TRY(cr_loader_create(c->val, &lo, &p->val));
     return CR_STATUS_OK;

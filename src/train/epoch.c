@@ -4,6 +4,7 @@
 #include "train/epoch.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "crescendo/log.h"
 #include "crescendo/report.h"
@@ -16,6 +17,15 @@ static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
                           .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
     return cr_step_prepare(ctx->step_runner, pass->batch_size, pass->resolution);
+}
+
+cr_loader_options cr_epoch_loader_options(const cr_train_config *c) {
+    cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
+                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels,
+                            .jpeg_scale = c->jpeg_scale};
+    memcpy(lo.mean, c->mean, sizeof lo.mean);
+    memcpy(lo.std, c->std, sizeof lo.std);
+    return lo;
 }
 
 cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass, int batches) {

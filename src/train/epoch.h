@@ -10,6 +10,7 @@
 #include "crescendo/metrics.h"
 #include "crescendo/optim.h"
 #include "crescendo/step.h"
+#include "crescendo/trainer.h"
 #include "train/misclassified.h"
 
 typedef struct cr_epoch_context {
@@ -38,6 +39,10 @@ typedef struct cr_epoch_outcome {
     double seconds;      /* wall time of the pass */
     double wait_seconds; /* of it, waiting for the loader */
 } cr_epoch_outcome;
+
+/* The loader settings of a run's configuration (cache size aside): what its training and
+ * validation loaders, and the time budget's timing, read images with. */
+cr_loader_options cr_epoch_loader_options(const cr_train_config *c);
 
 cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out);
 

@@ -43,11 +43,18 @@ typedef struct lr_scale_table {
     int count;
 } lr_scale_table;
 
+/* The last of count stages, by their first steps in increasing order, begun by `step`; -1 when
+ * none has. */
+static int stage_at(const int64_t *first_step, int count, int64_t step) {
+    int i = -1;
+    while (i + 1 < count && first_step[i + 1] <= step) i++;
+    return i;
+}
+
 static double lr_scale_at(const void *user, int64_t step) {
     const lr_scale_table *t = user;
-    double factor = 1.0;
-    for (int i = 0; i < t->count && t->first_step[i] <= step; i++) factor = t->factor[i];
-    return factor;
+    int i = stage_at(t->first_step, t->count, step);
+    return i < 0 ? 1.0 : t->factor[i];
 }
 
 /* Where each step is along the LR schedule: stage i's steps, from first_step[i], each advance it
@@ -63,8 +70,8 @@ typedef struct lr_pace_table {
 
 static int64_t lr_position(const void *user, int64_t step) {
     const lr_pace_table *t = user;
-    int i = 0;
-    while (i + 1 < t->count && t->first_step[i + 1] <= step) i++;
+    int i = stage_at(t->first_step, t->count, step);
+    if (i < 0) i = 0; /* the first stage starts at step 0; a negative step counts from there */
     return t->first_position[i] + (step - t->first_step[i]) * t->units[i];
 }
 
@@ -305,11 +312,7 @@ static cr_status set_up(run *r, cr_backend *be) {
     r->lr_schedule.scale_user = &r->lr_scale;
     CR_TRY(cr_lr_schedule_validate(&r->lr_schedule));
 
-    cr_loader_options lo = {.workers = c->workers, .channels = c->channels, .seed = c->seed,
-                            .on_bad = c->on_bad, .max_image_pixels = c->max_image_pixels,
-                            .jpeg_scale = c->jpeg_scale};
-    memcpy(lo.mean, c->mean, sizeof lo.mean);
-    memcpy(lo.std, c->std, sizeof lo.std);
+    cr_loader_options lo = cr_epoch_loader_options(c);
     double train_images = cr_dataset_count(c->train);
     double val_images = c->val ? cr_dataset_count(c->val) : 0;
     lo.cache_bytes = (size_t)(c->cache_bytes * (train_images / (train_images + val_images)));
