@@ -3,7 +3,7 @@ run alone (RUN_SERIAL), since it checks wall time and the plan is made from timi
 start.
 
 Checked: the schedule's sizes get epochs that fill the budget, so that the run, planning included,
-ends within 10% of it; the printed plan is what trains and config.yaml records it; a killed and
+ends within 10% of it (in builds without sanitizers, CR_SANITIZED unset); the printed plan is what trains and config.yaml records it; a killed and
 resumed run keeps it rather than planning again; a budget that holds no epoch, an auto schedule
 and a malformed duration fail with a one-line reason. Exits non-zero on the first failed check."""
 import os
@@ -24,7 +24,12 @@ def test_time_budget(tmp, data):
     start = time.monotonic()
     p = run(*args(data, out, *budget))
     seconds = time.monotonic() - start
-    check(5.4 <= seconds <= 6.6, f"a 6 s budget took {seconds:.2f} s")
+    if os.environ.get("CR_SANITIZED") == "1":
+        # shadow memory and checked allocations make the timed batches and the epochs cost
+        # differently, so a sanitized build says nothing of how well the plan fills its budget
+        print(f"a 6 s budget took {seconds:.2f} s (sanitized build: not held to 10%)")
+    else:
+        check(5.4 <= seconds <= 6.6, f"a 6 s budget took {seconds:.2f} s")
     plan = re.search(r"^plan (16:(\d+),24:(\d+)): ", p.stdout, re.M)
     check(plan is not None and "time budget 6s (6 s): measured in" in p.stdout,
           f"the plan is printed: {p.stdout[:800]}")
