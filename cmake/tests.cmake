@@ -98,3 +98,10 @@ endforeach()
 # planned from timings taken at its start: other
 # tests starting beside it would slow it after the plan is made.
 set_tests_properties(cli/test_time_budget_slow PROPERTIES RUN_SERIAL TRUE)
+
+# Tests that need what a machine may lack (MPI, network namespaces) exit 77 with the reason.
+foreach(test cli/test_distributed cli/test_distributed_netns)
+  set_tests_properties(${test} PROPERTIES SKIP_RETURN_CODE 77)
+endforeach()
+# It makes network namespaces (root): `ctest -L netns` runs it alone.
+set_tests_properties(cli/test_distributed_netns PROPERTIES LABELS "cli;netns")

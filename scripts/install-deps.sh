@@ -3,8 +3,9 @@
 # Idempotent: a second run finds everything present and does nothing. Needs root or sudo for apt.
 set -euo pipefail
 
-build_pkgs=(cmake make gcc pkg-config libdnnl-dev libturbojpeg0-dev libpng-dev libjansson-dev libyaml-dev)
-test_pkgs=(python3 python3-torch python3-torchvision python3-numpy python3-pil)
+build_pkgs=(cmake make gcc pkg-config libdnnl-dev libturbojpeg0-dev libpng-dev libjansson-dev libyaml-dev
+            libopenmpi-dev openmpi-bin)
+test_pkgs=(python3 python3-torch python3-torchvision python3-numpy python3-pil iproute2)
 # Used by a test where present, never needed to pass one: chromium renders report.html headless.
 # Installed only where the archive this machine knows has it; a missing one fails nothing, and the
 # test says that it skipped that part and why.

@@ -55,6 +55,13 @@ typedef struct cr_conv2d_args {
  *
  * With `relu`, a ReLU follows in the same pass: forward writes max(y, 0), and backward takes dy as
  * the gradient of that ReLU's output, passing it where y (the fused output) is positive. */
+/* Sums over processes for synchronized BatchNorm: `values` (count doubles) replaced by their sum
+ * over every process. */
+typedef struct cr_batchnorm_sum {
+    cr_status (*add)(void *user, double *values, size_t count);
+    void *user;
+} cr_batchnorm_sum;
+
 typedef struct cr_batchnorm_args {
     int n, c, h, w;
     float eps, momentum;     /* running = (1 - momentum) * running + momentum * batch */
@@ -67,7 +74,11 @@ typedef struct cr_batchnorm_args {
     float *saved_mean, *saved_invstd;      /* (C), written by the training forward for backward */
     const void *dy;          /* (N, H, W, C) */
     void *dx;                /* (N, H, W, C), written */
-    float *dgamma, *dbeta;   /* (C), accumulated */
+    float *dgamma, *dbeta;   /* (C), accumulated: this batch's own, whatever `sum` does */
+    cr_batchnorm_sum sum;    /* synchronized BatchNorm: when set, the training forward and the
+                              * backward hand it their per-channel sums and row count, which it
+                              * adds up over the processes in place, so that the statistics and
+                              * dx are those of every process's batch together */
 } cr_batchnorm_args;
 
 typedef enum cr_pool_kind { CR_POOL_MAX, CR_POOL_AVG } cr_pool_kind;
@@ -122,11 +133,16 @@ typedef struct cr_linear_args {
 } cr_linear_args;
 
 /* Inverted dropout: kept elements are scaled by 1 / (1 - p). The mask is a pure function of
- * (seed, stream, element index), so backward recomputes it instead of storing it. */
+ * (seed, stream, element index), so backward recomputes it instead of storing it. The index is
+ * the element's in the whole batch of all processes: feature f of local sample j is element
+ * (sample_offset + sample_stride * j) * sample_size + f, so that a sample keeps its mask however
+ * the batch is shared out (offset 0 and stride 1: the local index). */
 typedef struct cr_dropout_args {
     size_t count;
     float p;
     uint64_t seed, stream; /* stream: e.g. the step number times the node count plus the node */
+    size_t sample_size;    /* elements of one sample */
+    int sample_offset, sample_stride;
     cr_dtype dtype;        /* of all four */
     const void *x;
     void *y;

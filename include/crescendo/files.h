@@ -2,6 +2,7 @@
 #ifndef CRESCENDO_FILES_H
 #define CRESCENDO_FILES_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "crescendo/status.h"
@@ -16,5 +17,9 @@ cr_status cr_make_dirs(const char *path);
  * failure comes back as it is, an I/O failure as CR_STATUS_IO naming the file. */
 typedef cr_status (*cr_file_writer)(FILE *out, void *context);
 cr_status cr_write_atomically(const char *path, cr_file_writer write, void *context);
+
+/* The whole of the regular file `path` in *bytes (malloc'ed; the caller frees it) and its length
+ * in *size; CR_STATUS_IO naming the path when it cannot be read. */
+cr_status cr_read_file(const char *path, void **bytes, size_t *size);
 
 #endif

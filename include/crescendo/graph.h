@@ -70,6 +70,8 @@ cr_param *cr_graph_find_param(cr_graph *g, const char *name);
 /* The flat trainable range: all values (and all gradients), for optimizers and all-reduce. */
 float *cr_graph_param_values(cr_graph *g, size_t *count);
 float *cr_graph_param_grads(cr_graph *g, size_t *count);
+/* The flat range of buffers (BatchNorm's running statistics), which processes average. */
+float *cr_graph_buffer_values(cr_graph *g, size_t *count);
 int cr_graph_num_classes(const cr_graph *g);
 /* The classifier, the final linear layer every model ends with: its module name ("fc" for the
  * ResNets, "head.5" for simple_cnn), whose "<name>.weight" (K, features) and "<name>.bias" a
@@ -151,6 +153,12 @@ bool cr_graph_param_frozen(const cr_graph *g, int index);
 
 /* Keys dropout masks: the same seed and step give the same masks. */
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step);
+/* Where this process's samples sit in the whole batch of all processes: local sample j is sample
+ * offset + stride * j, which keys its dropout mask (0 and 1, the default: one process). */
+void cr_graph_set_sample_place(cr_graph *g, int offset, int stride);
+/* Synchronized BatchNorm: training batches normalize with statistics summed by `sum` over every
+ * process's batch (a zeroed sum: each its own, the default). */
+void cr_graph_set_batchnorm_sum(cr_graph *g, cr_batchnorm_sum sum);
 /* Sets every dropout node's probability (progressive regularization). */
 void cr_graph_set_dropout(cr_graph *g, float p);
 

@@ -73,6 +73,13 @@ typedef struct cr_loader_epoch {
     bool flip;            /* mirror left-right with probability 1/2 */
     float crop_scale_min; /* > 0: torchvision's RandomResizedCrop(scale=(crop_scale_min, 1),
                            * ratio=(3/4, 4/3)) before the resize; 0: the whole image */
+    int shard, shards;    /* shards > 1: this process's share of the epoch's order, samples
+                           * shard, shard + shards, shard + 2 shards, ... With drop_last the
+                           * order is first cut to a multiple of shards (PyTorch's
+                           * DistributedSampler with drop_last), so that every share has as many
+                           * samples and batch b of each share holds samples of batch b of one
+                           * process with batches shards times larger; without, every sample
+                           * goes to exactly one share */
 } cr_loader_epoch;
 
 typedef struct cr_batch {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "crescendo/distributed.h"
 #include "crescendo/status.h"
 
 typedef struct cr_metrics cr_metrics;
@@ -58,6 +59,9 @@ cr_status cr_metrics_add(cr_metrics *m, const float *scores, const int32_t *labe
 int cr_metrics_predict(const float *scores, int num_classes);
 /* Adds a batch's mean loss, weighted by its n samples. */
 void cr_metrics_add_loss(cr_metrics *m, double mean_loss, int n);
+/* Every process's counts and losses summed into each process's m, so that all of them hold the
+ * metrics of the samples all of them scored (called by every process; nothing with one). */
+cr_status cr_metrics_sum_over(cr_metrics *m, cr_dist *d);
 
 int cr_metrics_classes(const cr_metrics *m);
 const char *cr_metrics_class_name(const cr_metrics *m, int c);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crescendo/distributed.h"
 #include "crescendo/graph.h"
 #include "crescendo/optim.h"
 #include "crescendo/status.h"
@@ -22,11 +23,13 @@ typedef struct cr_step_config {
     float label_smoothing; /* of the training loss; evaluation scores plain cross-entropy */
     uint64_t seed;         /* with the step number, keys the dropout masks */
     bool time_phases;      /* synchronize after each phase of a training step to time it */
+    cr_dist *dist;         /* the run's processes, whose gradients each training step averages
+                            * before the update; NULL: one process */
 } cr_step_config;
 
 /* Seconds spent in each phase of the last training step (with time_phases). */
 typedef struct cr_step_times {
-    double upload, forward, backward, optimizer;
+    double upload, forward, backward, allreduce, optimizer;
 } cr_step_times;
 
 typedef struct cr_step_result {
@@ -44,7 +47,9 @@ void cr_step_destroy(cr_step *step);
 cr_status cr_step_prepare(cr_step *step, int batch, int side);
 
 /* One optimizer step on n images (N, H, W, C) and their labels: the gradients zeroed, forward in
- * training mode, loss, backward, and the update at `lr`. `number` counts the steps before this one
+ * training mode, loss, backward, the gradients averaged over the processes (each with its own n
+ * images: the step of one process with all of them, when every n is the same), and the update
+ * at `lr`. `number` counts the steps before this one
  * and keys dropout. Fails with CR_STATUS_DATA when the loss is not finite. */
 cr_status cr_step_train(cr_step *step, const float *images, const int32_t *labels, int n,
                         double lr, int64_t number, cr_step_result *out);

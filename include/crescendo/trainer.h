@@ -16,6 +16,7 @@
 
 #include "crescendo/backend.h"
 #include "crescendo/dataset.h"
+#include "crescendo/distributed.h"
 #include "crescendo/loader.h"
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
@@ -103,6 +104,15 @@ typedef struct cr_train_config {
     bool resume;           /* continue from out_dir/last.safetensors */
     const char *config_yaml; /* the resolved configuration, kept in checkpoints; may be NULL */
     FILE *console;         /* progress bars and epoch lines; NULL: silent */
+
+    /* processes */
+    cr_dist *dist;         /* the run's processes (NULL: one). Each trains on its share of every
+                            * epoch with batches of the stage's batch size (so a step takes
+                            * processes x batch images), gradients and BatchNorm statistics are
+                            * averaged, metrics summed; rank 0 reads the checkpoint it resumes
+                            * from and --init's weights and hands them to the others, and alone
+                            * writes out_dir */
+    bool sync_batchnorm;   /* BatchNorm's training statistics over every process's batch */
 } cr_train_config;
 
 typedef struct cr_train_result {

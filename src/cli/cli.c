@@ -8,20 +8,36 @@
 
 #include "crescendo/log.h"
 
+static cr_dist *run_processes;
+
+void cr_cli_set_dist(cr_dist *dist) { run_processes = dist; }
+cr_dist *cr_cli_dist(void) { return run_processes; }
+
+/* "rank 1 of 2: " before an error when there are several processes, so that a reader knows
+ * which one failed. */
+static void print_error_prefix(void) {
+    fprintf(stderr, "crescendo: error: ");
+    if (cr_dist_size(run_processes) > 1)
+        fprintf(stderr, "rank %d of %d: ", cr_dist_rank(run_processes),
+                cr_dist_size(run_processes));
+}
+
 int cr_cli_usage_error(const char *command, const char *fmt, ...) {
     char message[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "crescendo: error: %s\ntry 'crescendo %s%s--help'\n", message,
-            command ? command : "", command ? " " : "");
+    print_error_prefix();
+    fprintf(stderr, "%s\ntry 'crescendo %s%s--help'\n", message, command ? command : "",
+            command ? " " : "");
     return CR_EXIT_USAGE;
 }
 
 int cr_cli_failure(cr_status status) {
     const char *message = cr_error_message();
-    fprintf(stderr, "crescendo: error: %s\n", message[0] ? message : cr_status_name(status));
+    print_error_prefix();
+    fprintf(stderr, "%s\n", message[0] ? message : cr_status_name(status));
     return CR_EXIT_FAILURE;
 }
 

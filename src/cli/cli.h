@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "cli/options.h"
+#include "crescendo/distributed.h"
 #include "crescendo/status.h"
 
 enum {
@@ -41,6 +42,11 @@ int cr_cli_usage_error(const char *command, const char *fmt, ...)
 /* Prints "crescendo: error: <cr_error_message()>" for a failed library call; returns
  * CR_EXIT_FAILURE. */
 int cr_cli_failure(cr_status status);
+
+/* The processes of this run (main creates them once): NULL, or a context of one, when the
+ * program was not started by mpirun. Errors name the rank when there are several. */
+void cr_cli_set_dist(cr_dist *dist);
+cr_dist *cr_cli_dist(void);
 
 /* Parses a command's options (options.h). Returns CR_CLI_CONTINUE when the command should run;
  * otherwise the exit status after printing the help (--help), the resolved options

@@ -1,12 +1,14 @@
 /* `crescendo bench` and its `train` benchmark: training-step throughput on a fixed random batch,
  * measured the way bench/pytorch_train_step.py measures PyTorch (zero_grad, forward, loss,
  * backward, SGD step; median of the timed steps after warm-up), so the two print comparable
- * images/s, with the step's time split and its arithmetic rate. `bench data` lives in
- * cmd_bench_data.c. */
+ * images/s, with the step's time split and its arithmetic rate. Under mpirun every process steps
+ * on its own batch and the gradients are averaged as in training: rank 0 prints the job's
+ * images/s and what the allreduce took. `bench data` lives in cmd_bench_data.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/precision.h"
 #include "crescendo/graph.h"
@@ -29,6 +31,7 @@ typedef struct bench_result {
     double *times;       /* (steps) seconds */
     cr_step_times *phases; /* (steps), in the order of times */
     double step_flop;    /* arithmetic of one training step (cr_graph_flops) */
+    size_t gradient_bytes; /* what each step's allreduce sums */
 } bench_result;
 
 /* Sorts the step times and their phases together. */
@@ -61,9 +64,13 @@ static cr_status bench_resolution(cr_backend *be, const bench_args *a, cr_dtype 
     if (s == CR_STATUS_OK)
         s = cr_optimizer_create(be, &oc, cr_graph_params(g), cr_graph_param_count(g), &opt);
     if (s == CR_STATUS_OK)
-        s = cr_step_create(g, opt, &(cr_step_config){.time_phases = true}, &step);
+        s = cr_step_create(g, opt, &(cr_step_config){.time_phases = true, .dist = cr_cli_dist()},
+                           &step);
     if (s == CR_STATUS_OK) s = cr_step_prepare(step, a->batch_size, side);
     if (s == CR_STATUS_OK) out->step_flop = cr_graph_flops(g, true) * a->batch_size;
+    size_t gradients;
+    cr_graph_param_grads(g, &gradients);
+    out->gradient_bytes = gradients * sizeof(float);
     cr_rng rng = cr_rng_stream(1, (uint64_t)side, 0);
     for (size_t i = 0; images && i < count; i++) images[i] = cr_rng_normal(&rng);
     for (int i = 0; labels && i < a->batch_size; i++)
@@ -143,17 +150,27 @@ static int bench_train(int argc, char **argv) {
         sort_steps(&r, a.steps);
         int mid = a.steps / 2; /* the median step (the upper one of an even count) */
         double median = a.steps % 2 ? r.times[mid] : 0.5 * (r.times[mid - 1] + r.times[mid]);
-        double ips = a.batch_size / median, gflops = r.step_flop / median * 1e-9;
+        int processes = cr_dist_size(cr_cli_dist());
+        double ips = processes * a.batch_size / median, gflops = r.step_flop / median * 1e-9;
         cr_step_times p = r.phases[mid];
         if (a.json)
             printf("{\"framework\": \"crescendo\", \"version\": \"%s\", \"model\": \"%s\", "
                    "\"mode\": \"%s\", \"resolution\": %d, \"batch_size\": %d, \"threads\": %d, "
                    "\"steps\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
                    "\"images_per_sec\": %.2f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
-                   "\"optimizer_ms\": %.3f, \"gflops\": %.1f, \"peak_gflops\": %.1f}\n",
+                   "\"optimizer_ms\": %.3f, \"gflops\": %.1f, \"peak_gflops\": %.1f, "
+                   "\"processes\": %d, \"allreduce_ms\": %.3f, \"allreduce_bytes\": %zu}\n",
                    cr_version(), a.model, mode, side, a.batch_size, be->threads, a.steps,
                    1e3 * median, 1e3 * r.times[0], ips, 1e3 * p.forward, 1e3 * p.backward,
-                   1e3 * p.optimizer, gflops, peak);
+                   1e3 * p.optimizer, gflops, peak, processes, 1e3 * p.allreduce,
+                   processes > 1 ? r.gradient_bytes : 0);
+        else if (processes > 1)
+            printf("%-10s %4dpx  %s  %d processes x batch %d  %d threads each  median %.1f ms "
+                   "(forward %.1f, backward %.1f, allreduce %.1f of %.1f MB, optimizer %.1f)  "
+                   "%.1f img/s in all\n",
+                   a.model, side, mode, processes, a.batch_size, be->threads, 1e3 * median,
+                   1e3 * p.forward, 1e3 * p.backward, 1e3 * p.allreduce,
+                   r.gradient_bytes / 1048576.0, 1e3 * p.optimizer, ips);
         else
             printf("%-10s %4dpx  %s  batch %d  %d threads  median %.1f ms (forward %.1f, backward "
                    "%.1f, optimizer %.1f)  min %.1f ms  %.1f img/s  %.0f GFLOP/s "

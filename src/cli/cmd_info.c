@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "crescendo/backend.h"
+#include "crescendo/distributed.h"
 #include "crescendo/version.h"
 
 /* The features that decide which kernels run: oneDNN's AVX-512 paths, bf16 convolutions, AMX. */
@@ -99,6 +100,10 @@ static cr_status print_info(void) {
     printf("%-9s %s, kernels for %s\n", label, info.version, info.isa);
     printf("bf16:     %s (%s kernels%s)\n", info.bf16 ? "supported" : "not supported", info.isa,
            info.bf16 ? "" : "; bf16 needs AVX512-BF16 or AMX");
+    char mpi[256];
+    cr_dist_library(mpi, sizeof mpi);
+    printf("mpi:      %s%s\n", mpi, cr_dist_available() ? " (mpirun -np N crescendo train ...)"
+                                                         : "");
     return CR_STATUS_OK;
 }
 

@@ -28,6 +28,7 @@ typedef struct train_args {
     int freeze_epochs, max_resolution;
     double stage_min_delta;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
+    bool sync_bn;
     cr_cli_columns columns;
 } train_args;
 
@@ -73,6 +74,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->eval_at_switch = a->eval_at_switch;
     c->progressive_reg = a->progressive_reg;
     c->match_scale = a->match_scale;
+    c->sync_batchnorm = a->sync_bn;
     c->test_res_search = a->test_res_search;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
@@ -409,7 +411,10 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "larger images are bad samples (possible decompression bombs); PIL's limit by "
                  "default"},
         {"threads", 0, CR_OPTION_INT, &a.threads, "0", .min = 0, .max = 1024,
-         .help = "compute threads; 0: one per core"},
+         .help = "compute threads (of each process under mpirun); 0: one per core"},
+        {"sync-bn", 0, CR_OPTION_FLAG, &a.sync_bn,
+         .help = "under mpirun, BatchNorm normalizes training batches with statistics over "
+                 "every process's batch (as PyTorch's SyncBatchNorm) instead of its own"},
         {"seed", 0, CR_OPTION_INT, &a.seed, "0", .min = 0, .max = 2147483647,
          .help = "fixes initialization, order and augmentation: equal seeds and thread counts "
                  "give equal runs"},
@@ -472,6 +477,7 @@ int cr_cmd_train(int argc, char **argv) {
                                   a.out);
     cr_train_config config;
     cr_status s = make_config(&a, &config);
+    config.dist = cr_cli_dist();
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
 
     cr_dataset *train = NULL, *val = NULL;
@@ -491,7 +497,7 @@ int cr_cmd_train(int argc, char **argv) {
         config.val = val;
         s = plan_budget(&a, be, &config, started, planned, sizeof planned);
     }
-    if (s == CR_STATUS_OK) {
+    if (s == CR_STATUS_OK && cr_dist_writes(config.dist)) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);
         s = cr_options_save_yaml(&spec, config_path);
         yaml = read_text(config_path);
@@ -504,7 +510,13 @@ int cr_cmd_train(int argc, char **argv) {
         printf("training %s on %d images (%d classes), ", config.model, cr_dataset_count(train),
                cr_dataset_num_classes(train));
         if (val) printf("validating on %d, ", cr_dataset_count(val));
-        printf("%d threads; run folder %s\n", be->threads, config.out_dir);
+        int processes = cr_dist_size(config.dist);
+        if (processes > 1)
+            printf("%d processes of %d threads, batches of %d images per process; ", processes,
+                   be->threads, config.stage_rules.batch_size);
+        else
+            printf("%d threads; ", be->threads);
+        printf("run folder %s\n", config.out_dir);
         cr_train_result result;
         s = cr_train(be, &config, &result);
         if (s == CR_STATUS_OK && !isnan(result.best_val_acc))

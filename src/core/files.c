@@ -1,5 +1,5 @@
 /* File-system helpers: creating a folder with its parents, for run folders and importers whose
- * output path a user types freely, and replacing a file atomically. */
+ * output path a user types freely, replacing a file atomically, and reading one whole. */
 #include "crescendo/files.h"
 
 #include <errno.h>
@@ -57,4 +57,26 @@ cr_status cr_write_atomically(const char *path, cr_file_writer write, void *cont
     if (s != CR_STATUS_OK) remove(partial);
     free(partial);
     return s;
+}
+
+cr_status cr_read_file(const char *path, void **bytes, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cr_fail(CR_STATUS_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cr_fail(CR_STATUS_IO, "%s is not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    *bytes = malloc(*size ? *size : 1);
+    size_t got = *bytes ? fread(*bytes, 1, *size, f) : 0;
+    int failed = ferror(f);
+    fclose(f);
+    if (!*bytes) return cr_fail(CR_STATUS_NOMEM, "%s: cannot hold its %zu bytes", path, *size);
+    if (got != *size || failed) {
+        free(*bytes);
+        *bytes = NULL;
+        return cr_fail(CR_STATUS_IO, "cannot read %s", path);
+    }
+    return CR_STATUS_OK;
 }

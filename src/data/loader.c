@@ -429,6 +429,9 @@ static cr_status check_epoch(const cr_loader_epoch *e, int *width, int *height) 
     if (e->batch_size < 1)
         return cr_fail(CR_STATUS_INVALID, "batch size %d must be >= 1", e->batch_size);
     if (e->epoch < 0) return cr_fail(CR_STATUS_INVALID, "epoch %d must be >= 0", e->epoch);
+    if (e->shards > 1 && (e->shard < 0 || e->shard >= e->shards))
+        return cr_fail(CR_STATUS_INVALID, "shard %d of %d is not within 0..%d", e->shard,
+                       e->shards, e->shards - 1);
     if (!(e->crop_scale_min >= 0.0f && e->crop_scale_min <= 1.0f))
         return cr_fail(CR_STATUS_INVALID, "crop scale minimum %g is not in [0, 1]",
                        (double)e->crop_scale_min);
@@ -498,18 +501,26 @@ static void plan_cache(cr_loader *l, const cr_loader_epoch *e, int width, int he
 }
 
 /* The epoch's order: the dataset's, or a Fisher-Yates shuffle driven by stream
- * (seed, epoch, 0). */
-static void plan_order(cr_loader *l) {
+ * (seed, epoch, 0); then this shard's share of it, samples shard, shard + shards, ..., after
+ * cutting the order to a multiple of shards when the epoch drops its short batch. Gives the
+ * samples the epoch has. */
+static int plan_order(cr_loader *l) {
     int n = cr_dataset_count(l->ds);
     for (int i = 0; i < n; i++) l->order[i] = i;
-    if (!l->epoch.shuffle) return;
-    cr_rng rng = cr_rng_stream(l->options.seed, (uint64_t)l->epoch.epoch, 0);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)cr_rng_below(&rng, (uint32_t)i + 1);
-        int32_t t = l->order[i];
-        l->order[i] = l->order[j];
-        l->order[j] = t;
+    if (l->epoch.shuffle) {
+        cr_rng rng = cr_rng_stream(l->options.seed, (uint64_t)l->epoch.epoch, 0);
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)cr_rng_below(&rng, (uint32_t)i + 1);
+            int32_t t = l->order[i];
+            l->order[i] = l->order[j];
+            l->order[j] = t;
+        }
     }
+    int shards = l->epoch.shards > 1 ? l->epoch.shards : 1;
+    if (shards == 1) return n;
+    int used = l->epoch.drop_last ? n / shards * shards : n, kept = 0;
+    for (int i = l->epoch.shard; i < used; i += shards) l->order[kept++] = l->order[i];
+    return kept;
 }
 
 cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
@@ -532,8 +543,7 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
     l->transform.out_width = width;
     l->transform.out_height = height;
     plan_cache(l, epoch, width, height);
-    plan_order(l);
-    int n = cr_dataset_count(l->ds);
+    int n = plan_order(l);
     l->sample_count = epoch->drop_last ? n / epoch->batch_size * epoch->batch_size : n;
     int batches = (l->sample_count + epoch->batch_size - 1) / epoch->batch_size;
     int chunk = epoch->batch_size / (4 * l->worker_count);

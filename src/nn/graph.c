@@ -361,6 +361,11 @@ float *cr_graph_param_grads(cr_graph *g, size_t *count) {
     return g->grads;
 }
 
+float *cr_graph_buffer_values(cr_graph *g, size_t *count) {
+    *count = g->buffer_count;
+    return g->buffers;
+}
+
 int cr_graph_num_classes(const cr_graph *g) { return g->nodes[g->node_count - 1].c; }
 
 const char *cr_graph_classifier_name(const cr_graph *g) { return g->nodes[g->node_count - 1].name; }
@@ -395,6 +400,13 @@ cr_dtype cr_graph_precision(const cr_graph *g) { return g->precision; }
 int cr_graph_planned_batch(const cr_graph *g) { return g->batch; }
 
 int cr_graph_planned_side(const cr_graph *g) { return g->in_h; }
+
+void cr_graph_set_batchnorm_sum(cr_graph *g, cr_batchnorm_sum sum) { g->batchnorm_sum = sum; }
+
+void cr_graph_set_sample_place(cr_graph *g, int offset, int stride) {
+    g->sample_offset = offset;
+    g->sample_stride = stride;
+}
 
 void cr_graph_set_dropout_seed(cr_graph *g, uint64_t seed, uint64_t step) {
     g->dropout_seed = seed;

@@ -57,6 +57,7 @@ struct cr_graph {
     size_t trainable_count;
     float *buffers; /* running statistics */
     size_t buffer_count;
+    cr_batchnorm_sum batchnorm_sum; /* synchronized BatchNorm's sums over processes, or none */
     int64_t *batches_tracked; /* host: one counter per BatchNorm, saved as I64 */
 
     /* activation plan */
@@ -74,6 +75,7 @@ struct cr_graph {
     int train_from;  /* the first node that trains: 1, or the classifier's while the body is
                         frozen (cr_graph_freeze_body) */
     uint64_t dropout_seed, dropout_step;
+    int sample_offset, sample_stride; /* this process's samples in the whole batch: dropout keys */
     bool profiling; /* time every node (synchronizing the backend around each) */
 };
 

@@ -45,6 +45,7 @@ static cr_batchnorm_args batchnorm_args(const cr_graph *g, const cr_node *node, 
         .saved_mean = node->saved_mean, .saved_invstd = node->saved_invstd,
         .dy = node->grad,
         .dgamma = param_grad(g, node->weight), .dbeta = param_grad(g, node->bias),
+        .sum = g->batchnorm_sum,
     };
 }
 
@@ -82,7 +83,8 @@ static cr_dropout_args dropout_args(const cr_graph *g, const cr_node *node, int 
     return (cr_dropout_args){
         .count = cr_node_size(node) * (size_t)n, .p = p, .seed = g->dropout_seed,
         .stream = g->dropout_step * (uint64_t)g->node_count + (uint64_t)(node - g->nodes),
-        .dtype = node->dtype, .x = in->out, .y = node->out, .dy = node->grad,
+        .sample_size = cr_node_size(node), .sample_offset = g->sample_offset,
+        .sample_stride = g->sample_stride, .dtype = node->dtype, .x = in->out, .y = node->out, .dy = node->grad,
     };
 }
 

@@ -1,7 +1,9 @@
 /* What an epoch costs at each stage's size, timed on a fresh model of the run's kind with the
  * run's loader settings: per pass, the first batch of a warm start (the loader's ring fills from
  * empty at every epoch) and a few batches after it; per stage, what the very first batch costs on
- * top (planning the model for the size, the kernels' first call); per epoch, the checkpoints. */
+ * top (planning the model for the size, the kernels' first call); per epoch, the checkpoints. On
+ * several processes each times its own share, gradients averaged as in training, and the
+ * slowest's times are every process's plan. */
 #include <stdio.h>
 
 #include "crescendo/budget.h"
@@ -37,7 +39,8 @@ static cr_status probe_create(cr_backend *be, const cr_train_config *c, probe *p
     CR_TRY(cr_graph_set_precision(p->graph, c->precision));
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(p->graph),
                                cr_graph_param_count(p->graph), &p->optimizer));
-    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed};
+    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed,
+                         .dist = c->dist};
     CR_TRY(cr_step_create(p->graph, p->optimizer, &sc, &p->step));
     cr_loader_options lo = cr_epoch_loader_options(c);
     CR_TRY(cr_loader_create(c->train, &lo, &p->train));
@@ -86,25 +89,43 @@ static cr_status time_pass(probe *p, cr_loader *loader, const cr_loader_epoch *e
 }
 
 static cr_status measure(probe *p, const cr_train_config *c, cr_stage_cost *cost) {
-    int b = cost->batch_size;
+    int b = cost->batch_size, rank = cr_dist_rank(c->dist), shards = cr_dist_size(c->dist);
     cr_loader_epoch e = {.resolution = cost->resolution, .batch_size = b, .shuffle = true,
-                         .drop_last = true, .flip = c->flip, .crop_scale_min = c->crop_scale_min};
+                         .drop_last = true, .flip = c->flip, .crop_scale_min = c->crop_scale_min,
+                         .shard = rank, .shards = shards};
     cost->start_seconds = 0.0;
-    CR_TRY(time_pass(p, p->train, &e, true, TIMED_TRAIN_BATCHES, cr_dataset_count(c->train) / b,
-                     &cost->train_seconds, &cost->start_seconds));
+    CR_TRY(time_pass(p, p->train, &e, true, TIMED_TRAIN_BATCHES,
+                     cr_dataset_count(c->train) / shards / b, &cost->train_seconds,
+                     &cost->start_seconds));
     cost->val_seconds = 0.0;
     if (!p->val) return CR_STATUS_OK;
-    e = (cr_loader_epoch){.resolution = cost->resolution, .batch_size = b};
-    return time_pass(p, p->val, &e, false, TIMED_VAL_BATCHES,
-                     (cr_dataset_count(c->val) + b - 1) / b, &cost->val_seconds,
-                     &cost->start_seconds);
+    e = (cr_loader_epoch){.resolution = cost->resolution, .batch_size = b, .shard = rank,
+                          .shards = shards};
+    int share = (cr_dataset_count(c->val) + shards - 1) / shards;
+    return time_pass(p, p->val, &e, false, TIMED_VAL_BATCHES, (share + b - 1) / b,
+                     &cost->val_seconds, &cost->start_seconds);
+}
+
+/* Every process plans by the slowest one's times. */
+static cr_status slowest(cr_dist *d, cr_stage_cost *costs, int count) {
+    double times[4 * CR_SCHEDULE_MAX_STAGES];
+    for (int i = 0; i < count; i++) {
+        times[4 * i] = costs[i].train_seconds, times[4 * i + 1] = costs[i].val_seconds;
+        times[4 * i + 2] = costs[i].end_seconds, times[4 * i + 3] = costs[i].start_seconds;
+    }
+    CR_TRY(cr_dist_max_f64(d, times, 4 * (size_t)count));
+    for (int i = 0; i < count; i++) {
+        costs[i].train_seconds = times[4 * i], costs[i].val_seconds = times[4 * i + 1];
+        costs[i].end_seconds = times[4 * i + 2], costs[i].start_seconds = times[4 * i + 3];
+    }
+    return CR_STATUS_OK;
 }
 
 /* The checkpoints an epoch writes (last.safetensors with the optimizer's state, best.safetensors
  * without), timed by writing both to a scratch file in the run folder. */
 static cr_status time_checkpoints(probe *p, const cr_train_config *c, double *seconds) {
     *seconds = 0.0;
-    if (!c->out_dir) return CR_STATUS_OK;
+    if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/budget-probe.safetensors", c->out_dir) >= (int)sizeof path)
         return cr_fail(CR_STATUS_INVALID, "the run folder path %s is too long", c->out_dir);
@@ -127,6 +148,7 @@ cr_status cr_budget_measure(cr_backend *be, const cr_train_config *config, cr_st
     for (int i = 0; s == CR_STATUS_OK && i < count; i++) s = measure(&p, config, &costs[i]);
     if (s == CR_STATUS_OK) s = time_checkpoints(&p, config, &end);
     for (int i = 0; s == CR_STATUS_OK && i < count; i++) costs[i].end_seconds = end;
+    if (s == CR_STATUS_OK) s = slowest(config->dist, costs, count);
     probe_free(&p);
     return s == CR_STATUS_OK ? s : cr_fail_context(s, "timing the stages for --time-budget");
 }

@@ -14,7 +14,8 @@ static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
     cr_loader_epoch le = {.epoch = pass->epoch, .resolution = pass->resolution,
                           .batch_size = pass->batch_size, .shuffle = pass->training,
                           .drop_last = pass->training, .flip = pass->training && pass->flip,
-                          .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f};
+                          .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f,
+                          .shard = cr_dist_rank(ctx->dist), .shards = cr_dist_size(ctx->dist)};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
     return cr_step_prepare(ctx->step_runner, pass->batch_size, pass->resolution);
 }
@@ -75,6 +76,8 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
     cr_progress_end(&progress);
     if (s != CR_STATUS_END) return s;
 
+    CR_TRY(cr_metrics_sum_over(ctx->metrics, ctx->dist));
+    CR_TRY(cr_dist_sum_i64(ctx->dist, &images, 1));
     cr_loader_stats stats;
     cr_loader_get_stats(pass->loader, &stats);
     out->seconds = cr_now_seconds() - start;

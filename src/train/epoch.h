@@ -18,6 +18,8 @@ typedef struct cr_epoch_context {
     const cr_lr_schedule *lr_schedule;
     cr_metrics *metrics;
     FILE *console;
+    cr_dist *dist; /* the run's processes: each passes over its share of the set, and the metrics
+                    * and image counts of a pass are summed over them; NULL: one */
     int64_t step;  /* optimizer steps so far: the schedule's position, the dropout key */
     double lr;     /* of the last step */
 } cr_epoch_context;
@@ -34,8 +36,8 @@ typedef struct cr_epoch_pass {
 } cr_epoch_pass;
 
 typedef struct cr_epoch_outcome {
-    cr_metrics_summary summary;
-    int64_t images;
+    cr_metrics_summary summary; /* of every process's samples */
+    int64_t images;             /* of every process */
     double seconds;      /* wall time of the pass */
     double wait_seconds; /* of it, waiting for the loader */
 } cr_epoch_outcome;

@@ -109,6 +109,16 @@ void cr_metrics_add_loss(cr_metrics *m, double mean_loss, int n) {
     m->loss_count += n;
 }
 
+cr_status cr_metrics_sum_over(cr_metrics *m, cr_dist *d) {
+    if (cr_dist_size(d) == 1) return CR_STATUS_OK;
+    size_t cells = (size_t)m->classes * (size_t)m->classes;
+    CR_TRY(cr_dist_sum_i64(d, m->confusion, cells));
+    int64_t counts[3] = {m->count, m->topk_hits, m->loss_count};
+    CR_TRY(cr_dist_sum_i64(d, counts, 3));
+    m->count = counts[0], m->topk_hits = counts[1], m->loss_count = counts[2];
+    return cr_dist_sum_f64(d, &m->loss_sum, 1);
+}
+
 int cr_metrics_classes(const cr_metrics *m) { return m->classes; }
 
 const char *cr_metrics_class_name(const cr_metrics *m, int c) {

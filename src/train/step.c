@@ -23,6 +23,8 @@ cr_status cr_step_create(cr_graph *graph, cr_optimizer *optimizer, const cr_step
     s->graph = graph;
     s->optimizer = optimizer;
     s->config = *config;
+    /* sample j of this process is sample rank + size * j of the loader's sharded batch */
+    cr_graph_set_sample_place(graph, cr_dist_rank(config->dist), cr_dist_size(config->dist));
     *out = s;
     return CR_STATUS_OK;
 }
@@ -86,6 +88,12 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
                        "check the data", (double)loss, (long long)number);
     CR_TRY(cr_graph_backward(g));
     CR_TRY(lap(step, &t->backward, &start));
+    if (cr_dist_size(step->config.dist) > 1) {
+        size_t count;
+        float *grads = cr_graph_param_grads(g, &count);
+        CR_TRY(cr_dist_mean_f32(step->config.dist, grads, count));
+    }
+    CR_TRY(lap(step, &t->allreduce, &start));
     CR_TRY(cr_optimizer_step(step->optimizer, lr));
     CR_TRY(lap(step, &t->optimizer, &start));
     return finish(step, n, loss, out);

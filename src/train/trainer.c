@@ -131,16 +131,17 @@ static void run_free(run *r) {
  * stages end early takes fewer steps, and stops short of the LR schedule's end unless its last
  * stage uses the epochs they left. */
 static cr_status count_steps(run *r, int64_t *total, int64_t *first_epoch) {
-    int n = cr_dataset_count(r->config->train);
+    int n = cr_dataset_count(r->config->train) / cr_dist_size(r->config->dist); /* a share */
     lr_pace_table *t = &r->lr_pace;
     int64_t step = 0;
     *total = 0;
     for (int i = 0; i < r->stages.schedule.count; i++) {
         cr_stage_plan plan = cr_stage_machine_stage(&r->stages, i);
         if (n < plan.batch_size)
-            return cr_fail(CR_STATUS_INVALID, "the training set has %d images, fewer than the "
-                           "batch size %d of stage %d: lower --batch-size or the stage's @BATCH",
-                           n, plan.batch_size, i + 1);
+            return cr_fail(CR_STATUS_INVALID, "the training set has %d images%s, fewer than "
+                           "the batch size %d of stage %d: lower --batch-size or the stage's "
+                           "@BATCH", n, cr_dist_size(r->config->dist) > 1 ? " per process" : "",
+                           plan.batch_size, i + 1);
         if (i == 0) *first_epoch = n / plan.batch_size;
         int64_t steps = (int64_t)plan.epochs * (n / plan.batch_size);
         t->first_step[i] = step;
@@ -187,11 +188,49 @@ static cr_status restore_stage(run *r, const cr_checkpoint_info *info, const cha
     return CR_STATUS_OK;
 }
 
+/* A file of the run as every process sees it: read by the writing process, its bytes handed to
+ * the others, so that they need not share its file system. */
+static cr_status open_shared(const run *r, const char *path, cr_safetensors **file) {
+    void *bytes = NULL;
+    size_t size = 0;
+    cr_status s = CR_STATUS_OK;
+    if (cr_dist_writes(r->config->dist)) s = cr_read_file(path, &bytes, &size);
+    if (s == CR_STATUS_OK) s = cr_dist_broadcast_owned(r->config->dist, &bytes, &size);
+    if (s == CR_STATUS_OK) s = cr_safetensors_parse(bytes, size, path, file);
+    free(bytes);
+    return s;
+}
+
+/* The weights and BatchNorm statistics of the writing process, on every process: the start of
+ * a run on several (after --init), so that all of them begin from the same model. */
+static cr_status share_state(run *r) {
+    cr_dist *d = r->config->dist;
+    if (cr_dist_size(d) == 1) return CR_STATUS_OK;
+    size_t count;
+    float *values = cr_graph_param_values(r->graph, &count);
+    CR_TRY(cr_dist_broadcast(d, values, count * sizeof *values));
+    values = cr_graph_buffer_values(r->graph, &count);
+    return cr_dist_broadcast(d, values, count * sizeof *values);
+}
+
+/* Synchronized BatchNorm's sums over the processes. */
+static cr_status sum_over_processes(void *dist, double *values, size_t count) {
+    return cr_dist_sum_f64(dist, values, count);
+}
+
+/* BatchNorm's running statistics, each process's own after a training pass over its share,
+ * averaged over the processes before validation and the checkpoint. */
+static cr_status average_statistics(run *r) {
+    size_t count;
+    float *values = cr_graph_buffer_values(r->graph, &count);
+    return cr_dist_mean_f32(r->config->dist, values, count);
+}
+
 static cr_status resume(run *r) {
     char path[4096];
     CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
     cr_safetensors *file;
-    CR_TRY(cr_safetensors_open(path, &file));
+    CR_TRY(open_shared(r, path, &file));
     cr_checkpoint_info info;
     cr_status s = cr_checkpoint_read_info(file, &info);
     if (s == CR_STATUS_OK) {
@@ -282,7 +321,11 @@ static cr_status set_up(run *r, cr_backend *be) {
                           .dropout = c->dropout};
     CR_TRY(cr_model_create(be, c->model, &mc, c->seed, &r->graph));
     CR_TRY(cr_graph_set_precision(r->graph, c->precision));
-    if (c->init_path) CR_TRY(load_pretrained(r));
+    if (c->sync_batchnorm && cr_dist_size(c->dist) > 1)
+        cr_graph_set_batchnorm_sum(r->graph, (cr_batchnorm_sum){.add = sum_over_processes,
+                                                                .user = c->dist});
+    if (c->init_path && cr_dist_writes(c->dist)) CR_TRY(load_pretrained(r));
+    CR_TRY(share_state(r));
     int min_side = cr_model_min_resolution(c->model);
     for (int i = 0; i < c->schedule.count; i++)
         if (c->schedule.stages[i].resolution < min_side)
@@ -290,10 +333,11 @@ static cr_status set_up(run *r, cr_backend *be) {
                            "has %d", c->model, min_side, min_side, c->schedule.stages[i].resolution);
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(r->graph),
                                cr_graph_param_count(r->graph), &r->optimizer));
-    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed};
+    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed,
+                         .dist = c->dist};
     CR_TRY(cr_step_create(r->graph, r->optimizer, &sc, &r->step));
     cr_stage_rules rules = c->stage_rules;
-    rules.max_batch = cr_dataset_count(c->train);
+    rules.max_batch = cr_dataset_count(c->train) / cr_dist_size(c->dist);
     rules.maximize = c->stage_metric == CR_STAGE_METRIC_VAL_ACC;
     CR_TRY(cr_stage_machine_init(&r->stages, &c->schedule, &rules));
     if (c->schedule.automatic && !c->val)
@@ -326,12 +370,13 @@ static cr_status set_up(run *r, cr_backend *be) {
     CR_TRY(cr_metrics_create(&r->metrics, classes, r->class_names));
 
     r->ctx = (cr_epoch_context){.step_runner = r->step, .lr_schedule = &r->lr_schedule,
-                                .metrics = r->metrics, .console = c->console};
+                                .metrics = r->metrics, .console = c->console,
+                                .dist = c->dist};
     r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
-    if (c->out_dir) {
+    if (c->out_dir && c->resume) CR_TRY(resume(r));
+    if (c->out_dir && cr_dist_writes(c->dist)) {
         CR_TRY(cr_make_dirs(c->out_dir));
-        if (c->resume) CR_TRY(resume(r));
         char path[4096];
         CR_TRY(path_in(r, "metrics.jsonl", path, sizeof path));
         CR_TRY(cr_metrics_log_open(&r->log, path, r->first_epoch));
@@ -396,7 +441,7 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
         fprintf(c->console, "%s%s\n", line, improved ? " *" : "");
         fflush(c->console);
     }
-    if (!c->out_dir) return CR_STATUS_OK;
+    if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
     CR_TRY(cr_metrics_log_write(r->log, rec));
     CR_TRY(cr_tensorboard_write(r->events, rec));
     if (c->val) CR_TRY(cr_metrics_save_confusion(r->metrics, c->out_dir, rec->epoch));
@@ -551,6 +596,7 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         cr_epoch_outcome train;
         double epoch_start = cr_now_seconds();
         CR_TRY(cr_epoch_run(&r->ctx, &pass, &train));
+        CR_TRY(average_statistics(r));
         report_bad_samples(r);
 
         cr_epoch_record rec = cr_epoch_record_empty();
@@ -674,7 +720,7 @@ static cr_status search_test_resolution(run *r, cr_train_result *result) {
             fprintf(c->console, "  %dpx %.2f%%", t.sizes[i], 100.0 * t.acc[i]);
         fprintf(c->console, "  -> best %dpx\n", result->test_resolution);
     }
-    if (!c->out_dir) return CR_STATUS_OK;
+    if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
     char path[4096];
     CR_TRY(path_in(r, "test_res_search.json", path, sizeof path));
     return cr_write_atomically(path, write_test_res, &t);

@@ -88,16 +88,16 @@ static inline void dropout_apply(const cr_backend *be, const cr_dropout_args *a,
                                  void *out, bool bf16) {
     const cr_rng stream = cr_rng_stream(a->seed, a->stream, 0);
     const float p = a->p, scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    const size_t count = a->count, blocks = (count + 3) / 4;
+    const size_t count = a->count, size = a->sample_size ? a->sample_size : count;
+    const size_t offset = (size_t)a->sample_offset;
+    const size_t stride = a->sample_stride > 0 ? (size_t)a->sample_stride : 1;
 #pragma omp parallel for num_threads(be->threads) if (count > CR_CPU_PARALLEL_MIN) schedule(static)
-    for (size_t b = 0; b < blocks; b++) {
+    for (size_t i = 0; i < count; i++) {
+        size_t key = (offset + stride * (i / size)) * size + i % size; /* in the whole batch */
         uint32_t bits[4];
-        cr_philox(stream.key, stream.stream, b, bits);
-        size_t end = 4 * b + 4 < count ? 4 * b + 4 : count;
-        for (size_t i = 4 * b; i < end; i++) {
-            float u = (float)(bits[i - 4 * b] >> 8) * 0x1.0p-24f; /* as cr_rng_uniform */
-            cr_cpu_store(out, i, u >= p ? cr_cpu_load(in, i, bf16) * scale : 0.0f, bf16);
-        }
+        cr_philox(stream.key, stream.stream, key / 4, bits);
+        float u = (float)(bits[key % 4] >> 8) * 0x1.0p-24f; /* as cr_rng_uniform */
+        cr_cpu_store(out, i, u >= p ? cr_cpu_load(in, i, bf16) * scale : 0.0f, bf16);
     }
 }
 

@@ -190,13 +190,26 @@ cr_status cr_cpu_batchnorm_forward_train(cr_backend *be, cr_op_cache **cache,
      * hold the variance without the cancellation a large mean would cause */
     float shift[channels];
     for (int k = 0; k < channels; k++) shift[k] = cr_cpu_load(a->x, k, a->dtype == CR_DTYPE_BF16);
-    double sums[2 * channels];
+    double sums[2 * channels + 1];
     channel_sums(c, a, NULL, NULL, shift, rows, sums);
+    double count = (double)rows;
+    if (a->sum.add) {
+        /* every process has its own shift: unshifted sums (in double) add up across them */
+        for (int k = 0; k < channels; k++) {
+            double s1 = sums[k], s2 = sums[channels + k];
+            sums[k] = s1 + count * shift[k];
+            sums[channels + k] = s2 + 2.0 * shift[k] * s1 + count * shift[k] * shift[k];
+            shift[k] = 0.0f;
+        }
+        sums[2 * channels] = count;
+        CR_TRY(a->sum.add(a->sum.user, sums, 2 * (size_t)channels + 1));
+        count = sums[2 * channels];
+    }
     float *scale = c->coef, *center = c->coef + channels;
-    double m = a->momentum, unbias = (double)rows / (double)(rows - 1);
+    double m = a->momentum, unbias = count / (count - 1.0);
     for (int k = 0; k < channels; k++) {
-        double offset = sums[k] / (double)rows, mean = shift[k] + offset;
-        double var = fmax(sums[channels + k] / (double)rows - offset * offset, 0.0);
+        double offset = sums[k] / count, mean = shift[k] + offset;
+        double var = fmax(sums[channels + k] / count - offset * offset, 0.0);
         double invstd = 1.0 / sqrt(var + a->eps);
         a->saved_mean[k] = (float)mean;
         a->saved_invstd[k] = (float)invstd;
@@ -238,24 +251,32 @@ cr_status cr_cpu_batchnorm_backward(cr_backend *be, cr_op_cache **cache,
                        "saved_invstd are required");
     const int channels = a->c;
     size_t rows = (size_t)a->n * a->h * a->w;
-    double sums[2 * channels];
+    double sums[2 * channels + 1];
     const void *relu_y = a->relu ? a->y : NULL;
     if (a->relu && !relu_y)
         return cr_fail(CR_STATUS_INVALID, "batchnorm backward: a fused ReLU needs its output y");
     channel_sums(c, a, a->dy, relu_y, a->saved_mean, rows, sums);
-    const double *dot = sums, *sum_dy = sums + channels; /* sum dy (x - mean), sum dy */
+    double *dot = sums, *sum_dy = sums + channels; /* sum dy (x - mean), sum dy */
+    for (int k = 0; k < channels; k++) { /* this batch's own: the gradients average later */
+        if (a->dgamma) a->dgamma[k] += (float)(dot[k] * a->saved_invstd[k]);
+        if (a->dbeta) a->dbeta[k] += (float)sum_dy[k];
+    }
+    double count = (double)rows;
+    if (a->sum.add) {
+        sums[2 * channels] = count;
+        CR_TRY(a->sum.add(a->sum.user, sums, 2 * (size_t)channels + 1));
+        count = sums[2 * channels];
+    }
     float *ca = c->coef, *cb = c->coef + channels, *cc = c->coef + 2 * channels;
     float *center = c->coef + 3 * channels;
     for (int k = 0; k < channels; k++) {
         double invstd = a->saved_invstd[k], g = a->gamma[k] * invstd;
-        double mean_dy = sum_dy[k] / (double)rows;
-        double proj = dot[k] * invstd * invstd / (double)rows; /* mean(dy * xhat) / std */
+        double mean_dy = sum_dy[k] / count;
+        double proj = dot[k] * invstd * invstd / count; /* mean(dy * xhat) / std */
         ca[k] = (float)g;
         cb[k] = (float)(-g * proj);
         cc[k] = (float)(-g * mean_dy);
         center[k] = a->saved_mean[k];
-        if (a->dgamma) a->dgamma[k] += (float)(dot[k] * invstd);
-        if (a->dbeta) a->dbeta[k] += (float)sum_dy[k];
     }
     affine_coef f = {.center = center, .scale = ca, .a2 = cb, .b = cc};
     affine(a, &f, a->dy, relu_y, false, be->threads, a->dx);
