@@ -35,6 +35,7 @@ set(CR_TEST_SUITES unit gradcheck parity cli)
 set(CR_TEST_ENV "CR_BUILD_DIR=${CMAKE_BINARY_DIR};CR_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHON=/usr/bin/python3")
 if(CRESCENDO_SANITIZE)
   list(APPEND CR_TEST_ENV "CR_SANITIZED=1") # timings of sanitized code say nothing of a real run
+  list(APPEND CR_TEST_ENV "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan_mpi.supp")
 endif()
 
 # Registers one test with its suite's label (and `slow` for *_slow), run from the build folder.

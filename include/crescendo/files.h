@@ -18,8 +18,10 @@ cr_status cr_make_dirs(const char *path);
 typedef cr_status (*cr_file_writer)(FILE *out, void *context);
 cr_status cr_write_atomically(const char *path, cr_file_writer write, void *context);
 
-/* The whole of the regular file `path` in *bytes (malloc'ed; the caller frees it) and its length
- * in *size; CR_STATUS_IO naming the path when it cannot be read. */
-cr_status cr_read_file(const char *path, void **bytes, size_t *size);
+/* The whole of the regular file `path` in *buffer and its length in *size; CR_STATUS_IO naming
+ * the path when it cannot be read. *buffer (malloc'ed, the caller frees it) holds *capacity
+ * bytes and is replaced by a larger one when the file needs more, so that a reader of many files
+ * allocates once: NULL and 0 to start. */
+cr_status cr_read_file(const char *path, void **buffer, size_t *capacity, size_t *size);
 
 #endif

@@ -59,24 +59,30 @@ cr_status cr_write_atomically(const char *path, cr_file_writer write, void *cont
     return s;
 }
 
-cr_status cr_read_file(const char *path, void **bytes, size_t *size) {
+cr_status cr_read_file(const char *path, void **buffer, size_t *capacity, size_t *size) {
     FILE *f = fopen(path, "rb");
-    if (!f) return cr_fail(CR_STATUS_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return cr_fail(CR_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return cr_fail(CR_STATUS_IO, "%s is not a regular file", path);
+        return cr_fail(CR_STATUS_IO, "%s: not a regular file", path);
     }
-    *size = (size_t)st.st_size;
-    *bytes = malloc(*size ? *size : 1);
-    size_t got = *bytes ? fread(*bytes, 1, *size, f) : 0;
+    size_t want = (size_t)st.st_size;
+    if (want > *capacity || !*buffer) {
+        free(*buffer);
+        *capacity = 0;
+        *buffer = malloc(want ? want : 1);
+        if (!*buffer) {
+            fclose(f);
+            return cr_fail(CR_STATUS_NOMEM, "%s: out of memory reading %zu bytes", path, want);
+        }
+        *capacity = want;
+    }
+    size_t got = want ? fread(*buffer, 1, want, f) : 0;
     int failed = ferror(f);
     fclose(f);
-    if (!*bytes) return cr_fail(CR_STATUS_NOMEM, "%s: cannot hold its %zu bytes", path, *size);
-    if (got != *size || failed) {
-        free(*bytes);
-        *bytes = NULL;
-        return cr_fail(CR_STATUS_IO, "cannot read %s", path);
-    }
+    if (failed || got != want)
+        return cr_fail(CR_STATUS_IO, "%s: read %zu of %zu bytes", path, got, want);
+    *size = got;
     return CR_STATUS_OK;
 }

@@ -1,12 +1,12 @@
 /* Decoding dispatch: the format is told by the file's first bytes, never by its name; plus the
- * decoder's reusable buffers, file reading and the pixel conversions PNG and JPEG share. */
-#include <errno.h>
+ * decoder's reusable buffers (the file's, refilled by cr_read_file) and the pixel conversions PNG
+ * and JPEG share. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "crescendo/files.h"
 #include "data/decode.h"
 
 static const uint8_t PNG_SIGNATURE[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -114,35 +114,6 @@ cr_status cr_image_decode(cr_decoder *decoder, const uint8_t *bytes, size_t size
     return s;
 }
 
-/* Reads the whole file into the decoder's buffer, grown as needed. */
-static cr_status read_file(cr_decoder *decoder, const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cr_fail(CR_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cr_fail(CR_STATUS_IO, "%s: not a regular file", path);
-    }
-    size_t want = (size_t)st.st_size;
-    if (want > decoder->file_capacity) {
-        free(decoder->file);
-        decoder->file_capacity = 0;
-        decoder->file = malloc(want);
-        if (!decoder->file) {
-            fclose(f);
-            return cr_fail(CR_STATUS_NOMEM, "%s: out of memory reading %zu bytes", path, want);
-        }
-        decoder->file_capacity = want;
-    }
-    size_t got = want ? fread(decoder->file, 1, want, f) : 0;
-    int failed = ferror(f);
-    fclose(f);
-    if (failed || got != want)
-        return cr_fail(CR_STATUS_IO, "%s: read %zu of %zu bytes", path, got, want);
-    *size = got;
-    return CR_STATUS_OK;
-}
-
 cr_status cr_image_read(cr_decoder *decoder, const char *path, const cr_decode_options *options,
                         cr_image *out) {
     cr_decoder *temporary = NULL;
@@ -151,7 +122,7 @@ cr_status cr_image_read(cr_decoder *decoder, const char *path, const cr_decode_o
         decoder = temporary;
     }
     size_t size = 0;
-    cr_status s = read_file(decoder, path, &size);
+    cr_status s = cr_read_file(path, &decoder->file, &decoder->file_capacity, &size);
     if (s == CR_STATUS_OK) s = cr_image_decode(decoder, decoder->file, size, path, options, out);
     cr_decoder_destroy(temporary);
     return s;

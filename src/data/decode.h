@@ -11,7 +11,7 @@
 /* One per thread: the buffers grow to the largest image seen and are then reused. */
 struct cr_decoder {
     void *jpeg;          /* tjhandle, made on the first JPEG */
-    uint8_t *file;       /* (file_capacity) bytes: the last file read by cr_image_read */
+    void *file;          /* (file_capacity) bytes: the last file read by cr_image_read */
     size_t file_capacity;
     uint8_t **rows;      /* (rows_capacity) row pointers for libpng */
     size_t rows_capacity;

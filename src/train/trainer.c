@@ -192,9 +192,9 @@ static cr_status restore_stage(run *r, const cr_checkpoint_info *info, const cha
  * the others, so that they need not share its file system. */
 static cr_status open_shared(const run *r, const char *path, cr_safetensors **file) {
     void *bytes = NULL;
-    size_t size = 0;
+    size_t size = 0, capacity = 0;
     cr_status s = CR_STATUS_OK;
-    if (cr_dist_writes(r->config->dist)) s = cr_read_file(path, &bytes, &size);
+    if (cr_dist_writes(r->config->dist)) s = cr_read_file(path, &bytes, &capacity, &size);
     if (s == CR_STATUS_OK) s = cr_dist_broadcast_owned(r->config->dist, &bytes, &size);
     if (s == CR_STATUS_OK) s = cr_safetensors_parse(bytes, size, path, file);
     free(bytes);
