@@ -190,8 +190,10 @@ static cr_status plan_budget(train_args *a, cr_backend *be, cr_train_config *c, 
     }
     double measuring = cr_now_seconds();
     CR_TRY(cr_budget_measure(be, c, costs, sizes.count));
-    double now = cr_now_seconds();
-    double left = budget - (now - started);
+    double now = cr_now_seconds(), elapsed = now - started;
+    /* every process plans alike: by the slowest one's start */
+    CR_TRY(cr_dist_max_f64(c->dist, &elapsed, 1));
+    double left = budget - elapsed;
     const cr_stage_cost *last = &costs[sizes.count - 1];
     /* the search validates at the last size times 1.15 and 1.3: about their areas' worth */
     if (c->test_res_search && c->val) left -= last->val_seconds * (1.15 * 1.15 + 1.3 * 1.3);

@@ -6,7 +6,8 @@
 - rank 0 alone prints the run and writes the run folder;
 - killing one rank mid-epoch ends the job in bounded time with mpirun's line naming the rank, the
   run folder resumes, and the resumed run's epochs are those of an uninterrupted run;
-- a bad image met by one rank stops every rank with one line naming the rank and the file.
+- a bad image met by one rank stops every rank with one line naming the rank and the file;
+- --time-budget plans once for every process: the plan rank 0 prints is what all of them train.
 
 Skipped (exit 77) when this build has no MPI or mpirun is missing."""
 import json
@@ -195,6 +196,15 @@ def test_bad_image_on_one_rank(tmp, data):
     check(seconds < 60, f"every rank stopped, in {seconds:.1f} s")
 
 
+def test_time_budget(tmp, data):
+    out = os.path.join(tmp, "budget")
+    p = mpi_train(2, *common(data, out, 16), "--time-budget", "5s")
+    plans = [l for l in p.stdout.splitlines() if l.startswith("plan ")]
+    check(len(plans) == 1, f"one plan printed, by rank 0: {p.stdout[:600]}")
+    planned = sum(int(stage.split(":")[1]) for stage in plans[0].split()[1].rstrip(":").split(","))
+    check(len(metrics(out)) == planned, f"every process trained the plan {plans[0]}")
+
+
 def main():
     info = subprocess.run([CRESCENDO, "info"], capture_output=True, text=True).stdout
     if "mpi:      none" in info or not shutil.which("mpirun"):
@@ -209,6 +219,7 @@ def main():
         test_follows_one_process(tmp, data)
         test_killed_rank_and_resume(tmp, data)
         test_bad_image_on_one_rank(tmp, data)
+        test_time_budget(tmp, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
