@@ -35,7 +35,6 @@ set(CR_TEST_SUITES unit gradcheck parity cli)
 set(CR_TEST_ENV "CR_BUILD_DIR=${CMAKE_BINARY_DIR};CR_SOURCE_DIR=${CMAKE_SOURCE_DIR};PYTHON=/usr/bin/python3")
 if(CRESCENDO_SANITIZE)
   list(APPEND CR_TEST_ENV "CR_SANITIZED=1") # timings of sanitized code say nothing of a real run
-  list(APPEND CR_TEST_ENV "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan_mpi.supp")
 endif()
 
 # Registers one test with its suite's label (and `slow` for *_slow), run from the build folder.
@@ -106,3 +105,10 @@ foreach(test cli/test_distributed cli/test_distributed_netns)
 endforeach()
 # It makes network namespaces (root): `ctest -L netns` runs it alone.
 set_tests_properties(cli/test_distributed_netns PROPERTIES LABELS "cli;netns")
+# Open MPI keeps what MPI_Init allocates, in components it has unloaded by the time LeakSanitizer
+# looks, so no suppression can name them: its processes are checked by ASan and UBSan, and
+# crescendo's own leaks by every one-process test.
+if(CRESCENDO_SANITIZE)
+  set_tests_properties(cli/test_distributed cli/test_distributed_netns PROPERTIES
+                       ENVIRONMENT "${CR_TEST_ENV};LSAN_OPTIONS=detect_leaks=0")
+endif()
