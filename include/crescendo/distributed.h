@@ -56,4 +56,12 @@ cr_status cr_dist_broadcast_owned(cr_dist *d, void **bytes, size_t *n);
 /* The mean over processes of x (n floats) in place: the sum, divided by the process count. */
 cr_status cr_dist_mean_f32(cr_dist *d, float *x, size_t n);
 
+/* Sums that travel while the caller goes on computing: cr_dist_sum_f32_start begins summing x in
+ * place over the processes (x must stay untouched until cr_dist_finish), cr_dist_progress lets
+ * the sums begun move on (MPI moves them only inside its calls), and cr_dist_finish waits for
+ * all of them. Every process starts the same ranges in the same order. */
+cr_status cr_dist_sum_f32_start(cr_dist *d, float *x, size_t n);
+cr_status cr_dist_progress(cr_dist *d);
+cr_status cr_dist_finish(cr_dist *d);
+
 #endif

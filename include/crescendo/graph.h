@@ -117,6 +117,15 @@ cr_status cr_graph_download_logits(cr_graph *g, float *logits);
 
 /* Backpropagates the loss's gradient; parameter gradients are accumulated (+=). */
 cr_status cr_graph_backward(cr_graph *g);
+
+/* Told during backward, each time more of the gradient arena is final: every gradient from
+ * `offset` (an element of cr_graph_param_grads) to the arena's end, the offsets only falling,
+ * and 0 once backward is done. So that gradients can travel while backward goes on. */
+typedef struct cr_grads_ready {
+    cr_status (*ready)(void *user, size_t offset);
+    void *user;
+} cr_grads_ready;
+void cr_graph_set_grads_ready(cr_graph *g, cr_grads_ready hook);
 cr_status cr_graph_zero_grad(cr_graph *g);
 
 /* A state dict: every parameter and buffer by its torchvision name, copied to host memory that the

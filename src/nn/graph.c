@@ -403,6 +403,8 @@ int cr_graph_planned_side(const cr_graph *g) { return g->in_h; }
 
 void cr_graph_set_batchnorm_sum(cr_graph *g, cr_batchnorm_sum sum) { g->batchnorm_sum = sum; }
 
+void cr_graph_set_grads_ready(cr_graph *g, cr_grads_ready hook) { g->grads_ready = hook; }
+
 void cr_graph_set_sample_place(cr_graph *g, int offset, int stride) {
     g->sample_offset = offset;
     g->sample_stride = stride;

@@ -58,6 +58,7 @@ struct cr_graph {
     float *buffers; /* running statistics */
     size_t buffer_count;
     cr_batchnorm_sum batchnorm_sum; /* synchronized BatchNorm's sums over processes, or none */
+    cr_grads_ready grads_ready;     /* told as backward finishes gradients, or none */
     int64_t *batches_tracked; /* host: one counter per BatchNorm, saved as I64 */
 
     /* activation plan */

@@ -294,10 +294,34 @@ static cr_status backward_node(cr_graph *g, cr_node *node, int *remaining, int n
     return finish_contribution(g, j, remaining, n);
 }
 
+/* The gradients backward has finished, as the first of the arena's final suffix: params
+ * [*frontier, count) are done or buffers, their gradients no longer change. After node's backward,
+ * tells the hook when the suffix grew. */
+static cr_status mark_done(cr_graph *g, const cr_node *node, bool *done, int *frontier) {
+    if (!g->grads_ready.ready) return CR_STATUS_OK;
+    if (node->weight >= 0) done[node->weight] = true;
+    if (node->bias >= 0) done[node->bias] = true;
+    int before = *frontier;
+    while (*frontier > 0 &&
+           (done[*frontier - 1] || !cr_param_trainable(&g->params[*frontier - 1])))
+        (*frontier)--;
+    if (*frontier == before) return CR_STATUS_OK;
+    size_t offset = g->trainable_count;
+    for (int i = *frontier; i < g->param_count; i++)
+        if (cr_param_trainable(&g->params[i])) {
+            offset = g->params[i].offset;
+            break;
+        }
+    return g->grads_ready.ready(g->grads_ready.user, offset);
+}
+
 cr_status cr_graph_backward(cr_graph *g) {
     if (g->last_n == 0) return cr_fail(CR_STATUS_INVALID, "backward before forward and loss");
     int remaining[g->node_count]; /* consumers whose gradient contribution is still to come */
     for (int i = 0; i < g->node_count; i++) remaining[i] = g->nodes[i].consumers;
+    bool done[g->param_count > 0 ? g->param_count : 1];
+    memset(done, 0, sizeof done);
+    int frontier = g->param_count;
     for (int i = g->node_count - 1; i >= g->train_from; i--) {
         double start = g->profiling ? cr_now_seconds() : 0.0;
         CR_TRY(backward_node(g, &g->nodes[i], remaining, g->last_n));
@@ -305,8 +329,10 @@ cr_status cr_graph_backward(cr_graph *g) {
             CR_TRY(g->be->ops->synchronize(g->be));
             g->nodes[i].backward_seconds += cr_now_seconds() - start;
         }
+        CR_TRY(mark_done(g, &g->nodes[i], done, &frontier));
     }
-    return CR_STATUS_OK;
+    /* a frozen body's gradients stay as they are: final too */
+    return g->grads_ready.ready ? g->grads_ready.ready(g->grads_ready.user, 0) : CR_STATUS_OK;
 }
 
 cr_status cr_graph_zero_grad(cr_graph *g) {

@@ -80,6 +80,28 @@ cr_status cr_dist_mean_f32(cr_dist *d, float *x, size_t n) {
     return CR_STATUS_OK;
 }
 
+cr_status cr_dist_sum_f32_start(cr_dist *d, float *x, size_t n) {
+    if (cr_dist_size(d) == 1) return CR_STATUS_OK;
+    for (size_t done = 0; done < n; done += BUCKET) {
+        if (d->pending == CR_DIST_MAX_PENDING) CR_TRY(cr_dist_finish(d));
+        size_t count = n - done < BUCKET ? n - done : BUCKET;
+        CR_TRY(cr_dist_iallreduce(d, x + done, (int)count));
+        d->pending++;
+    }
+    return CR_STATUS_OK;
+}
+
+cr_status cr_dist_progress(cr_dist *d) {
+    return cr_dist_size(d) > 1 && d->pending > 0 ? cr_dist_test(d) : CR_STATUS_OK;
+}
+
+cr_status cr_dist_finish(cr_dist *d) {
+    if (cr_dist_size(d) == 1 || d->pending == 0) return CR_STATUS_OK;
+    cr_status s = cr_dist_wait(d);
+    d->pending = 0;
+    return s;
+}
+
 cr_status cr_dist_broadcast(cr_dist *d, void *bytes, size_t n) {
     if (cr_dist_size(d) == 1) return CR_STATUS_OK;
     for (size_t done = 0; done < n; done += 4 * (size_t)BUCKET) {

@@ -2,6 +2,7 @@
  * blocking MPI call whose failure becomes a cr_status with MPI's own words. */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/distributed_impl.h"
@@ -29,6 +30,8 @@ cr_status cr_dist_join(cr_dist *d) {
     /* only the thread that called this one calls MPI; OpenMP and the loader's threads never do */
     CR_TRY(check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread"));
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    d->requests = calloc(CR_DIST_MAX_PENDING, sizeof(MPI_Request));
+    if (!d->requests) return cr_fail(CR_STATUS_NOMEM, "cannot allocate MPI requests");
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     d->joined = true;
@@ -36,6 +39,7 @@ cr_status cr_dist_join(cr_dist *d) {
 }
 
 void cr_dist_leave(cr_dist *d) {
+    free(d->requests);
     MPI_Finalize();
 }
 
@@ -50,4 +54,19 @@ cr_status cr_dist_allreduce(cr_dist *d, void *x, int n, cr_dist_type type, cr_di
 
 cr_status cr_dist_bcast(cr_dist *d, void *bytes, int n) {
     return check(MPI_Bcast(bytes, n, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+cr_status cr_dist_iallreduce(cr_dist *d, float *x, int n) {
+    MPI_Request *requests = d->requests;
+    return check(MPI_Iallreduce(MPI_IN_PLACE, x, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                &requests[d->pending]), "MPI_Iallreduce");
+}
+
+cr_status cr_dist_test(cr_dist *d) {
+    int flag;
+    return check(MPI_Testall(d->pending, d->requests, &flag, MPI_STATUSES_IGNORE), "MPI_Testall");
+}
+
+cr_status cr_dist_wait(cr_dist *d) {
+    return check(MPI_Waitall(d->pending, d->requests, MPI_STATUSES_IGNORE), "MPI_Waitall");
 }

@@ -25,3 +25,9 @@ cr_status cr_dist_allreduce(cr_dist *d, void *x, int n, cr_dist_type type, cr_di
 cr_status cr_dist_bcast(cr_dist *d, void *bytes, int n) {
     return CR_STATUS_OK;
 }
+
+cr_status cr_dist_iallreduce(cr_dist *d, float *x, int n) { return CR_STATUS_OK; }
+
+cr_status cr_dist_test(cr_dist *d) { return CR_STATUS_OK; }
+
+cr_status cr_dist_wait(cr_dist *d) { return CR_STATUS_OK; }

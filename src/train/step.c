@@ -7,14 +7,34 @@
 
 #include "crescendo/log.h"
 
+/* Gradients sent on their way while backward goes on: a bucket of at least this many floats is
+ * summed as soon as backward has finished it (PyTorch's DDP buckets 25 MB). */
+enum { GRADIENT_BUCKET = 1 << 20 };
+
 struct cr_step {
     cr_graph *graph;
     cr_optimizer *optimizer;
     cr_step_config config;
+    size_t sent_from;      /* this step's gradients from here to the arena's end are being summed */
     float *logits;         /* (capacity, K) host copy of the last forward's logits */
     int logits_capacity;
     cr_step_times times;
 };
+
+/* Backward has finished the gradients from `offset` on: sums the next bucket over the processes
+ * once there is one (all that is left at the end), and lets the sums under way move on. */
+static cr_status gradients_ready(void *user, size_t offset) {
+    cr_step *step = user;
+    cr_dist *d = step->config.dist;
+    if (offset > 0 && step->sent_from - offset < GRADIENT_BUCKET) return cr_dist_progress(d);
+    if (offset < step->sent_from) {
+        size_t count;
+        float *grads = cr_graph_param_grads(step->graph, &count);
+        CR_TRY(cr_dist_sum_f32_start(d, grads + offset, step->sent_from - offset));
+        step->sent_from = offset;
+    }
+    return CR_STATUS_OK;
+}
 
 cr_status cr_step_create(cr_graph *graph, cr_optimizer *optimizer, const cr_step_config *config,
                          cr_step **out) {
@@ -25,6 +45,8 @@ cr_status cr_step_create(cr_graph *graph, cr_optimizer *optimizer, const cr_step
     s->config = *config;
     /* sample j of this process is sample rank + size * j of the loader's sharded batch */
     cr_graph_set_sample_place(graph, cr_dist_rank(config->dist), cr_dist_size(config->dist));
+    if (cr_dist_size(config->dist) > 1)
+        cr_graph_set_grads_ready(graph, (cr_grads_ready){.ready = gradients_ready, .user = s});
     *out = s;
     return CR_STATUS_OK;
 }
@@ -86,12 +108,16 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
     if (!isfinite(loss))
         return cr_fail(CR_STATUS_DATA, "the training loss became %g at step %lld: lower --lr or "
                        "check the data", (double)loss, (long long)number);
-    CR_TRY(cr_graph_backward(g));
+    size_t count;
+    float *grads = cr_graph_param_grads(g, &count);
+    step->sent_from = count;
+    CR_TRY(cr_graph_backward(g)); /* sends the gradients in buckets as it finishes them */
     CR_TRY(lap(step, &t->backward, &start));
-    if (cr_dist_size(step->config.dist) > 1) {
-        size_t count;
-        float *grads = cr_graph_param_grads(g, &count);
-        CR_TRY(cr_dist_mean_f32(step->config.dist, grads, count));
+    int processes = cr_dist_size(step->config.dist);
+    if (processes > 1) {
+        CR_TRY(cr_dist_finish(step->config.dist));
+        float scale = 1.0f / (float)processes;
+        for (size_t i = 0; i < count; i++) grads[i] *= scale;
     }
     CR_TRY(lap(step, &t->allreduce, &start));
     CR_TRY(cr_optimizer_step(step->optimizer, lr));
