@@ -16,6 +16,7 @@
 
 #include "crescendo/backend.h"
 #include "crescendo/graph.h"
+#include "crescendo/metrics.h"
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
 #include "crescendo/safetensors.h"
@@ -35,6 +36,11 @@ typedef struct cr_checkpoint_info {
     uint64_t seed;
     cr_stage_state stage; /* where the resolution schedule is; on read, stage -1 when the file
                            * predates it */
+    int batch;            /* > 0: written in the middle of epoch `epoch` + 1, after this many of
+                           * its batches (a stop on request); 0: at the end of an epoch */
+    cr_metrics_totals batch_totals;        /* with batch > 0: what those batches scored */
+    double switch_val_loss, switch_val_acc; /* with batch > 0: the epoch's validation at its
+                                             * stage switch (NaN when none) */
     const char *const *class_names; /* (num_classes); on read, owned by the info (cr_checkpoint_info_free) */
     const char *config;   /* the run's configuration as YAML, or NULL */
 } cr_checkpoint_info;

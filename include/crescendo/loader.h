@@ -80,6 +80,8 @@ typedef struct cr_loader_epoch {
                            * samples and batch b of each share holds samples of batch b of one
                            * process with batches shards times larger; without, every sample
                            * goes to exactly one share */
+    int first_batch;      /* batches of the epoch left out at its start (a run resumed in the
+                           * middle of an epoch): the first handed out is this one */
 } cr_loader_epoch;
 
 typedef struct cr_batch {

@@ -59,6 +59,17 @@ cr_status cr_metrics_add(cr_metrics *m, const float *scores, const int32_t *labe
 int cr_metrics_predict(const float *scores, int num_classes);
 /* Adds a batch's mean loss, weighted by its n samples. */
 void cr_metrics_add_loss(cr_metrics *m, double mean_loss, int n);
+/* What an epoch's summary needs of the samples scored so far, without the confusion matrix: kept
+ * in a checkpoint written in the middle of an epoch, and carried into the resumed epoch. */
+typedef struct cr_metrics_totals {
+    int64_t count, correct, topk_hits, loss_count;
+    double loss_sum;
+} cr_metrics_totals;
+cr_metrics_totals cr_metrics_totals_of(const cr_metrics *m);
+/* Counts `t` in m's accuracy and loss (not in its confusion matrix or per-class scores): call
+ * right after cr_metrics_reset, so that the losses add up in the order they would have. */
+void cr_metrics_carry(cr_metrics *m, const cr_metrics_totals *t);
+
 /* Every process's counts and losses summed into each process's m, so that all of them hold the
  * metrics of the samples all of them scored (called by every process; nothing with one). */
 cr_status cr_metrics_sum_over(cr_metrics *m, cr_dist *d);

@@ -10,6 +10,7 @@
 #ifndef CRESCENDO_TRAINER_H
 #define CRESCENDO_TRAINER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,6 +114,12 @@ typedef struct cr_train_config {
                             * from and --init's weights and hands them to the others, and alone
                             * writes out_dir */
     bool sync_batchnorm;   /* BatchNorm's training statistics over every process's batch */
+
+    /* stopping on request */
+    const volatile sig_atomic_t *stop; /* set non-zero (by a signal handler, say): the run ends
+                            * after the step under way, with last.safetensors written there
+                            * (mid-epoch: --resume continues with the next batch), or at the end
+                            * of the epoch when it comes during validation; NULL: never */
 } cr_train_config;
 
 typedef struct cr_train_result {
@@ -122,6 +129,9 @@ typedef struct cr_train_result {
     int best_epoch;
     double seconds;        /* wall time, across resumes */
     bool stopped_early;
+    bool stopped;          /* ended at config->stop's request, resumable */
+    int stopped_batch;     /* ... after this many batches of epoch `epochs` + 1 (0: at its
+                            * start) */
     int test_resolution;   /* test_res_search: the size with the best val accuracy, 0 without */
     double test_acc;       /* its val accuracy */
 } cr_train_result;

@@ -1,6 +1,7 @@
 /* `crescendo train`: reads the options into a cr_train_config, opens the datasets, saves the
  * resolved configuration into the run folder (rerunnable with -c) and runs the trainer. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,20 @@ static cr_status open_datasets(const train_args *a, cr_dataset **train, cr_datas
     *train = all;
     *val = NULL;
     return CR_STATUS_OK;
+}
+
+/* The signal that asked the run to stop (SIGINT, SIGTERM), 0 while none has. */
+static volatile sig_atomic_t stop_signal;
+
+static void request_stop(int signo) { stop_signal = signo; }
+
+/* SIGINT and SIGTERM finish the step under way and write last.safetensors there; a second one
+ * ends the process at once, as it would have without this. */
+static void stop_on_signals(void) {
+    struct sigaction action = {.sa_handler = request_stop, .sa_flags = SA_RESETHAND};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
 }
 
 /* "90", "90s", "25m", "2h", "1h30m": seconds in *out, > 0. */
@@ -491,6 +506,7 @@ int cr_cmd_train(int argc, char **argv) {
 
     cr_backend *be = NULL;
     char *yaml = NULL;
+    bool stopped = false;
     if (s == CR_STATUS_OK) s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
     if (s == CR_STATUS_OK) s = cr_cli_precision(a.precision, be, &config.precision);
     if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
@@ -520,14 +536,18 @@ int cr_cmd_train(int argc, char **argv) {
             printf("%d threads; ", be->threads);
         printf("run folder %s\n", config.out_dir);
         cr_train_result result;
+        config.stop = &stop_signal;
+        stop_on_signals();
         s = cr_train(be, &config, &result);
-        if (s == CR_STATUS_OK && !isnan(result.best_val_acc))
+        stopped = s == CR_STATUS_OK && result.stopped;
+        bool done = s == CR_STATUS_OK && !result.stopped;
+        if (done && !isnan(result.best_val_acc))
             printf("done: %d epochs in %.1f s; val accuracy %.2f%% (best %.2f%% at epoch %d)\n",
                    result.epochs, result.seconds, 100.0 * result.val_acc,
                    100.0 * result.best_val_acc, result.best_epoch);
-        else if (s == CR_STATUS_OK)
+        else if (done)
             printf("done: %d epochs in %.1f s\n", result.epochs, result.seconds);
-        if (s == CR_STATUS_OK && result.test_resolution > 0)
+        if (done && result.test_resolution > 0)
             printf("best test resolution %d px: val accuracy %.2f%% (crescendo eval "
                    "--resolution %d)\n", result.test_resolution, 100.0 * result.test_acc,
                    result.test_resolution);
@@ -536,5 +556,6 @@ int cr_cmd_train(int argc, char **argv) {
     cr_backend_destroy(be);
     cr_dataset_destroy(val);
     cr_dataset_destroy(train);
-    return s == CR_STATUS_OK ? CR_EXIT_OK : cr_cli_failure(s);
+    if (s != CR_STATUS_OK) return cr_cli_failure(s);
+    return stopped ? 128 + stop_signal : CR_EXIT_OK; /* as a shell reports the signal's end */
 }

@@ -429,6 +429,8 @@ static cr_status check_epoch(const cr_loader_epoch *e, int *width, int *height) 
     if (e->batch_size < 1)
         return cr_fail(CR_STATUS_INVALID, "batch size %d must be >= 1", e->batch_size);
     if (e->epoch < 0) return cr_fail(CR_STATUS_INVALID, "epoch %d must be >= 0", e->epoch);
+    if (e->first_batch < 0)
+        return cr_fail(CR_STATUS_INVALID, "first batch %d must be >= 0", e->first_batch);
     if (e->shards > 1 && (e->shard < 0 || e->shard >= e->shards))
         return cr_fail(CR_STATUS_INVALID, "shard %d of %d is not within 0..%d", e->shard,
                        e->shards, e->shards - 1);
@@ -553,7 +555,8 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
         l->slots[i].pending = 0;
         l->slots[i].status = CR_STATUS_OK;
     }
-    l->current = 0;
+    int first = epoch->first_batch < batches ? epoch->first_batch : batches;
+    l->current = first;
     l->holding = false;
     l->failure = CR_STATUS_OK;
     l->wait_seconds = 0.0;
@@ -565,9 +568,9 @@ cr_status cr_loader_start_epoch(cr_loader *l, const cr_loader_epoch *epoch) {
     l->epoch_started = true;
 
     pthread_mutex_lock(&l->mutex);
-    l->next_batch = 0;
+    l->next_batch = first;
     l->next_position = 0;
-    l->released = 0;
+    l->released = first;
     l->batch_count = batches;
     pthread_cond_broadcast(&l->work_ready);
     pthread_mutex_unlock(&l->mutex);

@@ -76,6 +76,15 @@ cr_status cr_checkpoint_save(const char *path, cr_graph *g, cr_optimizer *opt,
     meta_add(&m, "stage_epochs", format("%d", info->stage.epochs_in_stage));
     meta_add(&m, "stage_since_improvement", format("%d", info->stage.since_improvement));
     meta_add(&m, "stage_best", format("%.17g", info->stage.best));
+    if (info->batch > 0) {
+        const cr_metrics_totals *t = &info->batch_totals;
+        meta_add(&m, "epoch_batch", format("%d", info->batch));
+        meta_add(&m, "epoch_scored", format("%lld %lld %lld %lld %.17g %.17g %.17g",
+                                            (long long)t->count, (long long)t->correct,
+                                            (long long)t->topk_hits, (long long)t->loss_count,
+                                            t->loss_sum, info->switch_val_loss,
+                                            info->switch_val_acc));
+    }
     if (info->config) meta_add(&m, "config", format("%s", info->config));
 
     cr_graph_state state;
@@ -155,6 +164,30 @@ static cr_status read_classes(const cr_safetensors *file, cr_checkpoint_info *in
     return CR_STATUS_OK;
 }
 
+/* A checkpoint written in the middle of an epoch: how far it got and what it scored. */
+static cr_status read_epoch_batch(const cr_safetensors *file, cr_checkpoint_info *info) {
+    info->switch_val_loss = info->switch_val_acc = NAN;
+    if (!cr_safetensors_metadata(file, "epoch_batch")) return CR_STATUS_OK;
+    long long v;
+    CR_TRY(need_int(file, "epoch_batch", 1, 1 << 30, &v));
+    info->batch = (int)v;
+    const char *text;
+    CR_TRY(need(file, "epoch_scored", &text));
+    long long count, correct, topk, losses;
+    double loss_sum, switch_loss, switch_acc;
+    if (sscanf(text, "%lld %lld %lld %lld %lf %lf %lf", &count, &correct, &topk, &losses,
+               &loss_sum, &switch_loss, &switch_acc) != 7 || count < 0 || correct < 0 ||
+        correct > count || topk < 0 || topk > count || losses < 0)
+        return cr_fail(CR_STATUS_DATA, "%s: metadata 'epoch_scored' is malformed: %s",
+                       cr_safetensors_path(file), text);
+    info->batch_totals = (cr_metrics_totals){.count = count, .correct = correct,
+                                             .topk_hits = topk, .loss_count = losses,
+                                             .loss_sum = loss_sum};
+    info->switch_val_loss = switch_loss;
+    info->switch_val_acc = switch_acc;
+    return CR_STATUS_OK;
+}
+
 cr_status cr_checkpoint_read_info(const cr_safetensors *file, cr_checkpoint_info *info) {
     memset(info, 0, sizeof *info);
     const char *format_name, *model;
@@ -196,6 +229,7 @@ cr_status cr_checkpoint_read_info(const cr_safetensors *file, cr_checkpoint_info
         CR_TRY(need(file, "stage_best", &text));
         info->stage.best = strtod(text, NULL);
     }
+    CR_TRY(read_epoch_batch(file, info));
     cr_status s = read_classes(file, info);
     if (s != CR_STATUS_OK) cr_checkpoint_info_free(info);
     return s;

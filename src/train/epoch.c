@@ -15,7 +15,8 @@ static cr_status start_pass(cr_epoch_context *ctx, const cr_epoch_pass *pass) {
                           .batch_size = pass->batch_size, .shuffle = pass->training,
                           .drop_last = pass->training, .flip = pass->training && pass->flip,
                           .crop_scale_min = pass->training ? pass->crop_scale_min : 0.0f,
-                          .shard = cr_dist_rank(ctx->dist), .shards = cr_dist_size(ctx->dist)};
+                          .shard = cr_dist_rank(ctx->dist), .shards = cr_dist_size(ctx->dist),
+                          .first_batch = pass->training ? pass->first_batch : 0};
     CR_TRY(cr_loader_start_epoch(pass->loader, &le));
     return cr_step_prepare(ctx->step_runner, pass->batch_size, pass->resolution);
 }
@@ -39,9 +40,18 @@ cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass,
     return s == CR_STATUS_END ? CR_STATUS_OK : s;
 }
 
+cr_status cr_epoch_stop_requested(const cr_epoch_context *ctx, bool *stop) {
+    double request = ctx->stop && *ctx->stop ? 1.0 : 0.0;
+    if (ctx->stop) CR_TRY(cr_dist_max_f64(ctx->dist, &request, 1));
+    *stop = request > 0.0;
+    return CR_STATUS_OK;
+}
+
 cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out) {
     CR_TRY(start_pass(ctx, pass));
     cr_metrics_reset(ctx->metrics);
+    if (pass->training && pass->carry) cr_metrics_carry(ctx->metrics, pass->carry);
+    out->stopped = false;
     if (pass->misclassified) cr_misclassified_reset(pass->misclassified);
 
     char label[48];
@@ -72,9 +82,12 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
         done++;
         cr_metrics_summary running = cr_metrics_summarize(ctx->metrics);
         cr_progress_update(&progress, done, images, running.loss, running.top1);
+        if (pass->training) CR_TRY(cr_epoch_stop_requested(ctx, &out->stopped));
+        if (out->stopped) break;
     }
     cr_progress_end(&progress);
-    if (s != CR_STATUS_END) return s;
+    if (s != CR_STATUS_END && !out->stopped) return s;
+    out->batches = pass->first_batch + done;
 
     CR_TRY(cr_metrics_sum_over(ctx->metrics, ctx->dist));
     CR_TRY(cr_dist_sum_i64(ctx->dist, &images, 1));
@@ -84,5 +97,6 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
     out->images = images;
     out->wait_seconds = stats.wait_seconds;
     out->summary = cr_metrics_summarize(ctx->metrics);
+    out->totals = cr_metrics_totals_of(ctx->metrics);
     return CR_STATUS_OK;
 }

@@ -3,6 +3,7 @@
 #ifndef CR_TRAIN_EPOCH_H
 #define CR_TRAIN_EPOCH_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "crescendo/graph.h"
@@ -20,6 +21,9 @@ typedef struct cr_epoch_context {
     FILE *console;
     cr_dist *dist; /* the run's processes: each passes over its share of the set, and the metrics
                     * and image counts of a pass are summed over them; NULL: one */
+    const volatile sig_atomic_t *stop; /* non-zero: end a training pass after the step under way (any
+                               * process's request ends every one's at the same step); NULL:
+                               * never */
     int64_t step;  /* optimizer steps so far: the schedule's position, the dropout key */
     double lr;     /* of the last step */
 } cr_epoch_context;
@@ -33,6 +37,9 @@ typedef struct cr_epoch_pass {
     int resolution, batch_size;
     cr_misclassified *misclassified; /* validation: emptied, then given the pass's wrong
                                       * predictions for the report; NULL: none kept */
+    int first_batch;                 /* training resumed in the middle of the epoch: the batches
+                                      * before this one were trained before the stop */
+    const cr_metrics_totals *carry;  /* ... and what they scored; NULL: nothing */
 } cr_epoch_pass;
 
 typedef struct cr_epoch_outcome {
@@ -40,6 +47,9 @@ typedef struct cr_epoch_outcome {
     int64_t images;             /* of every process */
     double seconds;      /* wall time of the pass */
     double wait_seconds; /* of it, waiting for the loader */
+    bool stopped;        /* a training pass ended early at ctx->stop's request ... */
+    int batches;         /* ... after this many batches of the epoch */
+    cr_metrics_totals totals; /* ... having scored this (every process's samples) */
 } cr_epoch_outcome;
 
 /* The loader settings of a run's configuration (cache size aside): what its training and
@@ -47,6 +57,9 @@ typedef struct cr_epoch_outcome {
 cr_loader_options cr_epoch_loader_options(const cr_train_config *c);
 
 cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoch_outcome *out);
+
+/* Whether ctx->stop asks to stop, as every process agrees: any one's request counts for all. */
+cr_status cr_epoch_stop_requested(const cr_epoch_context *ctx, bool *stop);
 
 /* BatchNorm re-estimation at a new size: the first `batches` batches of the training pass (the
  * ones its epoch will start with) forward in training mode, which moves the running statistics by

@@ -16,6 +16,8 @@ struct cr_metrics {
     int64_t topk_hits;
     double loss_sum;     /* sum over batches of mean loss x batch size */
     int64_t loss_count;
+    int64_t carried_correct; /* correct predictions carried from before a resume (in count, not
+                              * in the confusion matrix) */
 };
 
 /* The ranking of metrics.h: does class a come before class b? */
@@ -80,6 +82,22 @@ void cr_metrics_reset(cr_metrics *m) {
     m->topk_hits = 0;
     m->loss_sum = 0;
     m->loss_count = 0;
+    m->carried_correct = 0;
+}
+
+cr_metrics_totals cr_metrics_totals_of(const cr_metrics *m) {
+    int64_t correct = m->carried_correct;
+    for (int c = 0; c < m->classes; c++) correct += m->confusion[(size_t)c * m->classes + c];
+    return (cr_metrics_totals){.count = m->count, .correct = correct, .topk_hits = m->topk_hits,
+                               .loss_count = m->loss_count, .loss_sum = m->loss_sum};
+}
+
+void cr_metrics_carry(cr_metrics *m, const cr_metrics_totals *t) {
+    m->count += t->count;
+    m->carried_correct += t->correct;
+    m->topk_hits += t->topk_hits;
+    m->loss_count += t->loss_count;
+    m->loss_sum += t->loss_sum;
 }
 
 cr_status cr_metrics_add(cr_metrics *m, const float *scores, const int32_t *labels, int n) {
@@ -113,9 +131,10 @@ cr_status cr_metrics_sum_over(cr_metrics *m, cr_dist *d) {
     if (cr_dist_size(d) == 1) return CR_STATUS_OK;
     size_t cells = (size_t)m->classes * (size_t)m->classes;
     CR_TRY(cr_dist_sum_i64(d, m->confusion, cells));
-    int64_t counts[3] = {m->count, m->topk_hits, m->loss_count};
-    CR_TRY(cr_dist_sum_i64(d, counts, 3));
+    int64_t counts[4] = {m->count, m->topk_hits, m->loss_count, m->carried_correct};
+    CR_TRY(cr_dist_sum_i64(d, counts, 4));
     m->count = counts[0], m->topk_hits = counts[1], m->loss_count = counts[2];
+    m->carried_correct = counts[3];
     return cr_dist_sum_f64(d, &m->loss_sum, 1);
 }
 
@@ -164,7 +183,7 @@ void cr_metrics_rank(const float *scores, int k, int *top, int count) {
 
 cr_metrics_summary cr_metrics_summarize(const cr_metrics *m) {
     cr_metrics_summary s = {.count = m->count, .k = m->k, .loss = NAN};
-    int64_t correct = 0;
+    int64_t correct = m->carried_correct;
     double f1_sum = 0;
     int seen = 0;
     for (int c = 0; c < m->classes; c++) {

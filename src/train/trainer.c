@@ -98,6 +98,10 @@ typedef struct run {
     float dropout, crop_scale_min; /* of the current stage (progressive regularization moves
                                     * them) */
     double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
+    int resume_batch;                 /* resumed in the middle of epoch first_epoch + 1: the
+                                       * batches it had trained ... */
+    cr_metrics_totals resume_totals;  /* ... and what they scored */
+    double resume_switch_loss, resume_switch_acc;
     cr_stage_plan last_plan; /* of the last epoch trained */
     const char **class_names;
     /* for report.html */
@@ -251,7 +255,14 @@ static cr_status resume(run *r) {
             r->best_epoch = info.best_epoch;
             r->epochs_since_best = info.epoch - info.best_epoch;
             r->elapsed_before = info.elapsed_seconds;
-            if (r->config->console)
+            r->resume_batch = info.batch;
+            r->resume_totals = info.batch_totals;
+            r->resume_switch_loss = info.switch_val_loss;
+            r->resume_switch_acc = info.switch_val_acc;
+            if (r->config->console && info.batch > 0)
+                fprintf(r->config->console, "resuming %s inside epoch %d, after its batch %d "
+                        "(step %lld)\n", path, info.epoch + 1, info.batch, (long long)info.step);
+            else if (r->config->console)
                 fprintf(r->config->console, "resuming %s after epoch %d (step %lld)\n", path,
                         info.epoch, (long long)info.step);
         }
@@ -371,7 +382,7 @@ static cr_status set_up(run *r, cr_backend *be) {
 
     r->ctx = (cr_epoch_context){.step_runner = r->step, .lr_schedule = &r->lr_schedule,
                                 .metrics = r->metrics, .console = c->console,
-                                .dist = c->dist};
+                                .dist = c->dist, .stop = c->stop};
     r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
     if (c->out_dir && c->resume) CR_TRY(resume(r));
@@ -531,7 +542,9 @@ static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
         else
             fprintf(c->console, "until early stopping or epoch %d\n", r->total_epochs);
     }
-    bool switched = plan->stage > 0 && plan->epoch_in_stage == 0;
+    /* a run resumed inside the switch's epoch did these before it stopped */
+    bool inside = epoch == r->first_epoch && r->resume_batch > 0;
+    bool switched = plan->stage > 0 && plan->epoch_in_stage == 0 && !inside;
     if (c->bn_recalibrate > 0 && switched) {
         cr_epoch_pass pass = train_pass(r, plan, epoch);
         CR_TRY(cr_epoch_recalibrate(&r->ctx, &pass, c->bn_recalibrate));
@@ -582,6 +595,33 @@ static cr_status freeze_for(run *r, int epoch) {
     return CR_STATUS_OK;
 }
 
+/* A stop requested in the middle of epoch `epoch` (0-based): last.safetensors written after the
+ * step the training pass ended with, holding how many batches it had trained and what they
+ * scored, so that --resume trains the rest of the epoch and logs it as if nothing happened. */
+static cr_status stop_inside_epoch(run *r, const cr_stage_plan *plan, int epoch,
+                                   const cr_epoch_outcome *train, double elapsed,
+                                   cr_train_result *result) {
+    const cr_train_config *c = r->config;
+    result->stopped = true;
+    result->stopped_batch = train->batches;
+    result->epochs = epoch;
+    result->seconds = elapsed;
+    if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
+    cr_checkpoint_info info = checkpoint_info(r, epoch, plan->resolution);
+    info.elapsed_seconds = elapsed;
+    info.batch = train->batches;
+    info.batch_totals = train->totals;
+    info.switch_val_loss = r->switch_val_loss;
+    info.switch_val_acc = r->switch_val_acc;
+    char path[4096];
+    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
+    CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
+    if (c->console)
+        fprintf(c->console, "stopped inside epoch %d after its batch %d: %s holds the run "
+                "(--resume %s continues it)\n", epoch + 1, train->batches, path, c->out_dir);
+    return CR_STATUS_OK;
+}
+
 static cr_status train_loop(run *r, cr_train_result *result) {
     const cr_train_config *c = r->config;
     double start = cr_now_seconds();
@@ -593,9 +633,19 @@ static cr_status train_loop(run *r, cr_train_result *result) {
             CR_TRY(begin_stage(r, &plan, epoch));
         r->last_plan = plan;
         cr_epoch_pass pass = train_pass(r, &plan, epoch);
+        if (epoch == r->first_epoch && r->resume_batch > 0) {
+            pass.first_batch = r->resume_batch;
+            /* the job's totals, counted once: by the process that saved them */
+            pass.carry = cr_dist_writes(c->dist) ? &r->resume_totals : NULL;
+            r->switch_val_loss = r->resume_switch_loss;
+            r->switch_val_acc = r->resume_switch_acc;
+        }
         cr_epoch_outcome train;
         double epoch_start = cr_now_seconds();
         CR_TRY(cr_epoch_run(&r->ctx, &pass, &train));
+        if (train.stopped)
+            return stop_inside_epoch(r, &plan, epoch, &train,
+                                     r->elapsed_before + (cr_now_seconds() - start), result);
         CR_TRY(average_statistics(r));
         report_bad_samples(r);
 
@@ -631,6 +681,15 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         result->epochs = epoch + 1;
         result->val_acc = rec.val_acc, result->val_loss = rec.val_loss;
         result->seconds = rec.elapsed_seconds;
+        bool stop = false;
+        CR_TRY(cr_epoch_stop_requested(&r->ctx, &stop));
+        if (stop && epoch + 1 < r->total_epochs) {
+            result->stopped = true;
+            if (c->console)
+                fprintf(c->console, "stopped after epoch %d: last.safetensors holds the run "
+                        "(--resume continues it)\n", epoch + 1);
+            break;
+        }
         if (c->val && c->early_stop > 0 && r->epochs_since_best >= c->early_stop) {
             if (c->console)
                 fprintf(c->console, "early stop: no better val accuracy for %d epochs (best "
@@ -736,9 +795,10 @@ cr_status cr_train(cr_backend *be, const cr_train_config *config, cr_train_resul
         result->epochs = r.first_epoch;
         s = train_loop(&r, result);
     }
-    if (config->val && r.val_loader && s == CR_STATUS_OK && config->console && r.metrics)
+    bool finished = s == CR_STATUS_OK && !result->stopped;
+    if (config->val && r.val_loader && finished && config->console && r.metrics)
         cr_metrics_print(r.metrics, config->console);
-    if (config->val && config->test_res_search && s == CR_STATUS_OK && r.last_plan.resolution > 0)
+    if (config->val && config->test_res_search && finished && r.last_plan.resolution > 0)
         s = search_test_resolution(&r, result);
     run_free(&r);
     return s;
