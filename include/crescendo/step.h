@@ -25,6 +25,9 @@ typedef struct cr_step_config {
     bool time_phases;      /* synchronize after each phase of a training step to time it */
     cr_dist *dist;         /* the run's processes, whose gradients each training step averages
                             * before the update; NULL: one process */
+    double clip_grad_norm; /* > 0: gradients whose L2 norm (all parameters as one vector, after
+                            * averaging over processes) is above it are scaled to it before the
+                            * update, as torch.nn.utils.clip_grad_norm_ does */
 } cr_step_config;
 
 /* Seconds spent in each phase of the last training step (with time_phases). */
@@ -35,6 +38,8 @@ typedef struct cr_step_times {
 typedef struct cr_step_result {
     float loss;           /* the batch mean; NaN for a batch without labels */
     const float *logits;  /* (N, K) in host memory, valid until the next step */
+    double grad_norm;     /* a training step with clip_grad_norm: the norm before clipping;
+                           * NaN otherwise */
 } cr_step_result;
 
 /* A step over `graph` and `optimizer` (NULL for a step that only evaluates); neither is owned. */

@@ -114,6 +114,7 @@ typedef struct cr_train_config {
                             * from and --init's weights and hands them to the others, and alone
                             * writes out_dir */
     bool sync_batchnorm;   /* BatchNorm's training statistics over every process's batch */
+    double clip_grad_norm; /* > 0: each step's gradients scaled to at most this L2 norm */
 
     /* stopping on request */
     const volatile sig_atomic_t *stop; /* set non-zero (by a signal handler, say): the run ends

@@ -27,7 +27,7 @@ typedef struct train_args {
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
     int lr_pace, batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
     int freeze_epochs, max_resolution;
-    double stage_min_delta;
+    double stage_min_delta, clip_grad_norm;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
     bool sync_bn;
     cr_cli_columns columns;
@@ -76,6 +76,7 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->progressive_reg = a->progressive_reg;
     c->match_scale = a->match_scale;
     c->sync_batchnorm = a->sync_bn;
+    c->clip_grad_norm = a->clip_grad_norm;
     c->test_res_search = a->test_res_search;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
@@ -400,6 +401,9 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "spread this much of each target over all classes"},
         {"dropout", 0, CR_OPTION_FLOAT, &a.dropout, "0", .min = 0, .max = 0.95,
          .help = "dropout before the classifier (simple_cnn: in its head)"},
+        {"clip-grad-norm", 0, CR_OPTION_FLOAT, &a.clip_grad_norm, "0", .metavar = "F", .min = 0,
+         .max = 1e9, .help = "scale each step's gradients down to an L2 norm of F when above it "
+                             "(torch.nn.utils.clip_grad_norm_); 0: never"},
         {"flip", 0, CR_OPTION_FLAG, &a.flip, "true", .help = "random horizontal flips"},
         {"random-crop", 0, CR_OPTION_FLOAT, &a.random_crop, "0", .metavar = "SCALE_MIN",
          .min = 0, .max = 1,

@@ -40,7 +40,7 @@ static cr_status probe_create(cr_backend *be, const cr_train_config *c, probe *p
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(p->graph),
                                cr_graph_param_count(p->graph), &p->optimizer));
     cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed,
-                         .dist = c->dist};
+                         .dist = c->dist, .clip_grad_norm = c->clip_grad_norm};
     CR_TRY(cr_step_create(p->graph, p->optimizer, &sc, &p->step));
     cr_loader_options lo = cr_epoch_loader_options(c);
     CR_TRY(cr_loader_create(c->train, &lo, &p->train));

@@ -91,6 +91,18 @@ static cr_status finish(cr_step *step, int n, float loss, cr_step_result *out) {
     return CR_STATUS_OK;
 }
 
+/* torch.nn.utils.clip_grad_norm_: the gradients times max / (norm + 1e-6) when that is below 1.
+ * Gives the norm before. */
+static double clip(float *grads, size_t count, double max_norm) {
+    double squares = 0.0;
+    for (size_t i = 0; i < count; i++) squares += (double)grads[i] * grads[i];
+    double norm = sqrt(squares);
+    float factor = (float)(max_norm / (norm + 1e-6)); /* torch scales in float32 */
+    if (factor < 1.0f)
+        for (size_t i = 0; i < count; i++) grads[i] *= factor;
+    return norm;
+}
+
 cr_status cr_step_train(cr_step *step, const float *images, const int32_t *labels, int n,
                         double lr, int64_t number, cr_step_result *out) {
     if (!step->optimizer) return cr_fail(CR_STATUS_INVALID, "a training step needs an optimizer");
@@ -120,6 +132,9 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
         for (size_t i = 0; i < count; i++) grads[i] *= scale;
     }
     CR_TRY(lap(step, &t->allreduce, &start));
+    out->grad_norm = NAN;
+    if (step->config.clip_grad_norm > 0) out->grad_norm = clip(grads, count,
+                                                               step->config.clip_grad_norm);
     CR_TRY(cr_optimizer_step(step->optimizer, lr));
     CR_TRY(lap(step, &t->optimizer, &start));
     return finish(step, n, loss, out);
@@ -128,6 +143,7 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
 cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,
                        cr_step_result *out) {
     float loss = NAN;
+    out->grad_norm = NAN;
     CR_TRY(cr_graph_upload(step->graph, images, labels, n));
     CR_TRY(cr_graph_forward(step->graph, false));
     if (labels) CR_TRY(cr_graph_loss(step->graph, 0.0f, &loss));

@@ -345,7 +345,7 @@ static cr_status set_up(run *r, cr_backend *be) {
     CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(r->graph),
                                cr_graph_param_count(r->graph), &r->optimizer));
     cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed,
-                         .dist = c->dist};
+                         .dist = c->dist, .clip_grad_norm = c->clip_grad_norm};
     CR_TRY(cr_step_create(r->graph, r->optimizer, &sc, &r->step));
     cr_stage_rules rules = c->stage_rules;
     rules.max_batch = cr_dataset_count(c->train) / cr_dist_size(c->dist);
