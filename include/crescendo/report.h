@@ -75,6 +75,7 @@ typedef struct cr_epoch_record {
     double data_wait_percent; /* share of training time spent waiting for the loader */
     double switch_val_loss, switch_val_acc; /* validation at this epoch's new size before it
                                              * trained (cr_train_config.eval_at_switch) */
+    double ema_val_loss, ema_val_acc; /* validation of the weights' moving average (--ema) */
 } cr_epoch_record;
 
 /* A record with every value NaN and every count 0, to fill in. */
@@ -82,7 +83,8 @@ cr_epoch_record cr_epoch_record_empty(void);
 
 /* The console line, within 80 columns, e.g.
  *   epoch 3/10 64px lr 0.0841 train 0.312 88.7% val 0.298 89.4% 1830 img/s 31s
- * (loss and accuracy of each pass; " data-wait 12%" is added when the loader kept the step
+ * (loss and accuracy of each pass; " ema 89.9%" follows val with the weights' moving average's
+ * accuracy; " data-wait 12%" is added when the loader kept the step
  * waiting 5% of the epoch or more). Returns what snprintf returns: the full length, even when cut
  * to fit `size`. */
 int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r);
@@ -91,7 +93,8 @@ int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r);
  *
  * One JSON object per line with the keys epoch, stage, resolution, batch_size, lr, train_loss,
  * train_acc, val_loss, val_acc, val_top5, val_f1, images_per_sec, epoch_seconds,
- * elapsed_seconds, data_wait_percent, switch_val_loss, switch_val_acc. Reals carry 10
+ * elapsed_seconds, data_wait_percent, switch_val_loss, switch_val_acc, ema_val_loss,
+ * ema_val_acc. Reals carry 10
  * significant digits, past float32's round-trip 9. Each line is flushed and synced before the write returns, so a crash loses
  * nothing already written. */
 

@@ -115,6 +115,11 @@ typedef struct cr_train_config {
                             * writes out_dir */
     bool sync_batchnorm;   /* BatchNorm's training statistics over every process's batch */
     double clip_grad_norm; /* > 0: each step's gradients scaled to at most this L2 norm */
+    double ema_decay;      /* > 0: keep an exponential moving average of the weights and
+                            * BatchNorm statistics (timm's ModelEmaV2), validated every epoch
+                            * beside the raw weights and saved as out_dir/ema.safetensors */
+    bool best_raw;         /* with ema_decay: best.safetensors, early stopping and auto stages
+                            * follow the raw weights' validation instead of the average's */
 
     /* stopping on request */
     const volatile sig_atomic_t *stop; /* set non-zero (by a signal handler, say): the run ends
@@ -125,7 +130,8 @@ typedef struct cr_train_config {
 
 typedef struct cr_train_result {
     int epochs;            /* epochs completed, counting those before a resume */
-    double val_acc, val_loss; /* of the last epoch; NaN without validation */
+    double val_acc, val_loss; /* of the last epoch (of the moving average when it decides);
+                               * NaN without validation */
     double best_val_acc;
     int best_epoch;
     double seconds;        /* wall time, across resumes */

@@ -26,8 +26,8 @@ typedef struct train_args {
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
     int lr_pace, batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
-    int freeze_epochs, max_resolution;
-    double stage_min_delta, clip_grad_norm;
+    int freeze_epochs, max_resolution, best;
+    double stage_min_delta, clip_grad_norm, ema;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
     bool sync_bn;
     cr_cli_columns columns;
@@ -40,6 +40,7 @@ static const char *const on_bad_choices[] = {"fail", "skip", NULL};
 static const char *const lr_scalings[] = {"linear", "sqrt", "none", NULL};
 static const char *const stage_metrics[] = {"val_loss", "val_acc", NULL};
 static const char *const lr_paces[] = {"pixels", "steps", NULL}; /* in cr_lr_pace's order */
+static const char *const best_choices[] = {"ema", "raw", NULL};
 
 static const cr_lr_schedule_kind lr_kinds[] = {CR_LR_SCHEDULE_ONECYCLE, CR_LR_SCHEDULE_COSINE,
                                                CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT};
@@ -77,6 +78,8 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->match_scale = a->match_scale;
     c->sync_batchnorm = a->sync_bn;
     c->clip_grad_norm = a->clip_grad_norm;
+    c->ema_decay = a->ema;
+    c->best_raw = a->best == 1;
     c->test_res_search = a->test_res_search;
     c->label_smoothing = (float)a->label_smoothing;
     c->early_stop = a->early_stop;
@@ -401,6 +404,13 @@ int cr_cmd_train(int argc, char **argv) {
          .help = "spread this much of each target over all classes"},
         {"dropout", 0, CR_OPTION_FLOAT, &a.dropout, "0", .min = 0, .max = 0.95,
          .help = "dropout before the classifier (simple_cnn: in its head)"},
+        {"ema", 0, CR_OPTION_FLOAT, &a.ema, "0", .metavar = "DECAY", .min = 0, .max = 0.999999,
+         .help = "keep a moving average of the weights (ema += (1 - DECAY) * (w - ema) after "
+                 "every step, as timm's ModelEmaV2; 0.999 is common), validated each epoch "
+                 "beside them and saved as ema.safetensors; 0: none"},
+        {"best", 0, CR_OPTION_ENUM, &a.best, "ema", .choices = best_choices,
+         .help = "with --ema, the weights best.safetensors keeps and early stopping and auto "
+                 "stages follow: the average's or the raw ones'"},
         {"clip-grad-norm", 0, CR_OPTION_FLOAT, &a.clip_grad_norm, "0", .metavar = "F", .min = 0,
          .max = 1e9, .help = "scale each step's gradients down to an L2 norm of F when above it "
                              "(torch.nn.utils.clip_grad_norm_); 0: never"},
@@ -546,9 +556,10 @@ int cr_cmd_train(int argc, char **argv) {
         stopped = s == CR_STATUS_OK && result.stopped;
         bool done = s == CR_STATUS_OK && !result.stopped;
         if (done && !isnan(result.best_val_acc))
-            printf("done: %d epochs in %.1f s; val accuracy %.2f%% (best %.2f%% at epoch %d)\n",
-                   result.epochs, result.seconds, 100.0 * result.val_acc,
-                   100.0 * result.best_val_acc, result.best_epoch);
+            printf("done: %d epochs in %.1f s; val accuracy%s %.2f%% (best %.2f%% at epoch %d)\n",
+                   result.epochs, result.seconds,
+                   config.ema_decay > 0 && !config.best_raw ? " of the weights' average" : "",
+                   100.0 * result.val_acc, 100.0 * result.best_val_acc, result.best_epoch);
         else if (done)
             printf("done: %d epochs in %.1f s\n", result.epochs, result.seconds);
         if (done && result.test_resolution > 0)

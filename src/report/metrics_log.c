@@ -24,7 +24,7 @@ cr_epoch_record cr_epoch_record_empty(void) {
         .lr = NAN, .train_loss = NAN, .train_acc = NAN, .val_loss = NAN, .val_acc = NAN,
         .val_top5 = NAN, .val_f1 = NAN, .images_per_sec = NAN, .epoch_seconds = NAN,
         .elapsed_seconds = NAN, .data_wait_percent = NAN, .switch_val_loss = NAN,
-        .switch_val_acc = NAN,
+        .switch_val_acc = NAN, .ema_val_loss = NAN, .ema_val_acc = NAN,
     };
 }
 
@@ -53,6 +53,8 @@ int cr_metrics_log_format(char *buf, size_t size, const cr_epoch_record *r) {
         cr_report_appendf(buf, size, &len, " val ");
         append_loss_acc(buf, size, &len, r->val_loss, r->val_acc);
     }
+    if (!isnan(r->ema_val_acc))
+        cr_report_appendf(buf, size, &len, " ema %.1f%%", 100.0 * r->ema_val_acc);
     if (!isnan(r->images_per_sec))
         cr_report_appendf(buf, size, &len, " %.0f img/s", r->images_per_sec);
     if (!isnan(r->epoch_seconds)) cr_report_appendf(buf, size, &len, " %.0fs", r->epoch_seconds);
@@ -77,7 +79,8 @@ static const field FIELDS[] = {
     REAL_FIELD(train_acc),       REAL_FIELD(val_loss),       REAL_FIELD(val_acc),
     REAL_FIELD(val_top5),        REAL_FIELD(val_f1),         REAL_FIELD(images_per_sec),
     REAL_FIELD(epoch_seconds),   REAL_FIELD(elapsed_seconds), REAL_FIELD(data_wait_percent),
-    REAL_FIELD(switch_val_loss), REAL_FIELD(switch_val_acc),
+    REAL_FIELD(switch_val_loss), REAL_FIELD(switch_val_acc),   REAL_FIELD(ema_val_loss),
+    REAL_FIELD(ema_val_acc),
 };
 #undef INT_FIELD
 #undef REAL_FIELD

@@ -186,6 +186,8 @@ cr_status cr_tensorboard_write(cr_tensorboard *tb, const cr_epoch_record *r) {
     add_scalar(&summary, "accuracy/train", r->train_acc);
     add_scalar(&summary, "accuracy/val", r->val_acc);
     add_scalar(&summary, "accuracy/val_top5", r->val_top5);
+    add_scalar(&summary, "loss/val_ema", r->ema_val_loss);
+    add_scalar(&summary, "accuracy/val_ema", r->ema_val_acc);
     add_scalar(&summary, "lr", r->lr);
     add_scalar(&summary, "resolution", r->resolution);
     add_scalar(&summary, "batch_size", r->batch_size);

@@ -71,6 +71,7 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
                                  ctx->step, &r));
             ctx->step++;
             ctx->lr = lr;
+            if (ctx->ema) cr_ema_update(ctx->ema);
         } else {
             CR_TRY(cr_step_eval(ctx->step_runner, batch.images, batch.labels, batch.count, &r));
         }

@@ -12,6 +12,7 @@
 #include "crescendo/optim.h"
 #include "crescendo/step.h"
 #include "crescendo/trainer.h"
+#include "train/ema.h"
 #include "train/misclassified.h"
 
 typedef struct cr_epoch_context {
@@ -24,6 +25,7 @@ typedef struct cr_epoch_context {
     const volatile sig_atomic_t *stop; /* non-zero: end a training pass after the step under way (any
                                * process's request ends every one's at the same step); NULL:
                                * never */
+    cr_ema *ema;   /* moved towards the weights after every optimizer step; NULL: none */
     int64_t step;  /* optimizer steps so far: the schedule's position, the dropout key */
     double lr;     /* of the last step */
 } cr_epoch_context;

@@ -81,6 +81,7 @@ typedef struct run {
     cr_graph *graph;
     cr_optimizer *optimizer;
     cr_step *step;
+    cr_ema *ema; /* --ema: the weights' moving average, or NULL */
     cr_loader *train_loader, *val_loader;
     cr_metrics *metrics;
     cr_metrics_log *log;
@@ -123,6 +124,7 @@ static void run_free(run *r) {
     cr_loader_destroy(r->val_loader);
     cr_loader_destroy(r->train_loader);
     cr_step_destroy(r->step);
+    cr_ema_destroy(r->ema);
     cr_optimizer_destroy(r->optimizer);
     cr_graph_destroy(r->graph);
     free(r->class_names);
@@ -227,7 +229,45 @@ static cr_status sum_over_processes(void *dist, double *values, size_t count) {
 static cr_status average_statistics(run *r) {
     size_t count;
     float *values = cr_graph_buffer_values(r->graph, &count);
+    CR_TRY(cr_dist_mean_f32(r->config->dist, values, count));
+    if (!r->ema) return CR_STATUS_OK;
+    values = cr_ema_buffers(r->ema, &count);
     return cr_dist_mean_f32(r->config->dist, values, count);
+}
+
+/* Whether the weights' moving average is the model the run keeps as its best and decides by. */
+static bool ema_decides(const run *r) { return r->ema && !r->config->best_raw; }
+
+/* The checkpoint at `name` with the moving average's weights in the model's place. */
+static cr_status save_ema(run *r, const char *name, const cr_checkpoint_info *info) {
+    char path[4096];
+    CR_TRY(path_in(r, name, path, sizeof path));
+    cr_ema_swap(r->ema);
+    cr_status s = cr_checkpoint_save(path, r->graph, NULL, info);
+    cr_ema_swap(r->ema);
+    return s;
+}
+
+/* The moving average a resumed run continues: ema.safetensors, of the same step as last's. */
+static cr_status resume_ema(run *r, int64_t step) {
+    char path[4096];
+    CR_TRY(path_in(r, "ema.safetensors", path, sizeof path));
+    cr_safetensors *file;
+    CR_TRY(open_shared(r, path, &file));
+    cr_checkpoint_info info;
+    cr_status s = cr_checkpoint_read_info(file, &info);
+    if (s == CR_STATUS_OK && info.step != step)
+        s = cr_fail(CR_STATUS_DATA, "%s holds the average of step %lld, last.safetensors step "
+                    "%lld: the run stopped between writing the two", path,
+                    (long long)info.step, (long long)step);
+    if (s == CR_STATUS_OK) {
+        cr_ema_swap(r->ema);
+        s = cr_graph_state_load(r->graph, file, NULL);
+        cr_ema_swap(r->ema);
+    }
+    cr_checkpoint_info_free(&info);
+    cr_safetensors_close(file);
+    return s;
 }
 
 static cr_status resume(run *r) {
@@ -247,6 +287,7 @@ static cr_status resume(run *r) {
             s = cr_graph_state_load(r->graph, file,
                                     (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
         if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
+        if (s == CR_STATUS_OK && r->ema) s = resume_ema(r, info.step);
         if (s == CR_STATUS_OK) s = restore_stage(r, &info, path);
         if (s == CR_STATUS_OK) {
             r->first_epoch = info.epoch;
@@ -337,6 +378,7 @@ static cr_status set_up(run *r, cr_backend *be) {
                                                                 .user = c->dist});
     if (c->init_path && cr_dist_writes(c->dist)) CR_TRY(load_pretrained(r));
     CR_TRY(share_state(r));
+    if (c->ema_decay > 0) CR_TRY(cr_ema_create(r->graph, c->ema_decay, &r->ema));
     int min_side = cr_model_min_resolution(c->model);
     for (int i = 0; i < c->schedule.count; i++)
         if (c->schedule.stages[i].resolution < min_side)
@@ -382,7 +424,7 @@ static cr_status set_up(run *r, cr_backend *be) {
 
     r->ctx = (cr_epoch_context){.step_runner = r->step, .lr_schedule = &r->lr_schedule,
                                 .metrics = r->metrics, .console = c->console,
-                                .dist = c->dist, .stop = c->stop};
+                                .dist = c->dist, .stop = c->stop, .ema = r->ema};
     r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
     if (c->out_dir && c->resume) CR_TRY(resume(r));
@@ -461,8 +503,10 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     char path[4096];
     cr_checkpoint_info info = checkpoint_info(r, rec->epoch, rec->resolution);
     info.elapsed_seconds = rec->elapsed_seconds;
+    if (r->ema) CR_TRY(save_ema(r, "ema.safetensors", &info)); /* first: resume checks the pair */
     CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
     CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
+    if (improved && ema_decides(r)) return save_ema(r, "best.safetensors", &info);
     if (improved) {
         CR_TRY(path_in(r, "best.safetensors", path, sizeof path));
         CR_TRY(cr_checkpoint_save(path, r->graph, NULL, &info));
@@ -492,6 +536,35 @@ static cr_status validate(run *r, int epoch, int side, int batch_size, cr_miscla
     cr_epoch_pass pass = {.loader = r->val_loader, .epoch = epoch, .resolution = side,
                           .batch_size = batch_size, .misclassified = keep};
     return cr_epoch_run(&r->ctx, &pass, out);
+}
+
+/* The epoch's validation into rec: the raw weights', and with --ema the moving average's. The
+ * model the run decides by is validated last, so that *decisive is its outcome and the metrics
+ * (confusion matrix, report, misclassified images) are its own. */
+static cr_status validate_epoch(run *r, int epoch, const cr_stage_plan *plan,
+                                cr_epoch_record *rec, cr_epoch_outcome *decisive) {
+    const cr_train_config *c = r->config;
+    int side = c->eval_resolution > 0 ? c->eval_resolution : plan->resolution;
+    cr_epoch_outcome raw, average;
+    if (r->ema && !ema_decides(r)) {
+        cr_ema_swap(r->ema);
+        cr_status s = validate(r, epoch, side, plan->batch_size, NULL, &average);
+        cr_ema_swap(r->ema);
+        CR_TRY(s);
+    }
+    CR_TRY(validate(r, epoch, side, plan->batch_size, ema_decides(r) ? NULL : r->misclassified,
+                    &raw));
+    if (ema_decides(r)) {
+        cr_ema_swap(r->ema);
+        cr_status s = validate(r, epoch, side, plan->batch_size, r->misclassified, &average);
+        cr_ema_swap(r->ema);
+        CR_TRY(s);
+    }
+    rec->val_loss = raw.summary.loss, rec->val_acc = raw.summary.top1;
+    rec->val_top5 = raw.summary.topk, rec->val_f1 = raw.summary.macro_f1;
+    if (r->ema) rec->ema_val_loss = average.summary.loss, rec->ema_val_acc = average.summary.top1;
+    *decisive = ema_decides(r) ? average : raw;
+    return CR_STATUS_OK;
 }
 
 /* The stage's dropout and crop strength: as configured, or with progressive regularization a
@@ -614,6 +687,7 @@ static cr_status stop_inside_epoch(run *r, const cr_stage_plan *plan, int epoch,
     info.switch_val_loss = r->switch_val_loss;
     info.switch_val_acc = r->switch_val_acc;
     char path[4096];
+    if (r->ema) CR_TRY(save_ema(r, "ema.safetensors", &info));
     CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
     CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
     if (c->console)
@@ -658,11 +732,8 @@ static cr_status train_loop(run *r, cr_train_result *result) {
         rec.switch_val_loss = r->switch_val_loss, rec.switch_val_acc = r->switch_val_acc;
         bool improved = false;
         if (c->val) {
-            int side = c->eval_resolution > 0 ? c->eval_resolution : plan.resolution;
             cr_epoch_outcome val;
-            CR_TRY(validate(r, epoch, side, plan.batch_size, r->misclassified, &val));
-            rec.val_loss = val.summary.loss, rec.val_acc = val.summary.top1;
-            rec.val_top5 = val.summary.topk, rec.val_f1 = val.summary.macro_f1;
+            CR_TRY(validate_epoch(r, epoch, &plan, &rec, &val));
             improved = isnan(r->best_acc) || val.summary.top1 > r->best_acc;
             if (improved) {
                 r->best_acc = val.summary.top1;
@@ -672,14 +743,17 @@ static cr_status train_loop(run *r, cr_train_result *result) {
                 r->epochs_since_best++;
             }
         }
-        double metric = c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? rec.val_acc : rec.val_loss;
+        double metric = ema_decides(r) ? (c->stage_metric == CR_STAGE_METRIC_VAL_ACC
+                                              ? rec.ema_val_acc : rec.ema_val_loss)
+                        : c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? rec.val_acc : rec.val_loss;
         cr_stage_machine_observe(&r->stages, c->val ? metric : NAN);
         double now = cr_now_seconds();
         rec.epoch_seconds = now - epoch_start;
         rec.elapsed_seconds = r->elapsed_before + (now - start);
         CR_TRY(finish_epoch(r, &rec, improved));
         result->epochs = epoch + 1;
-        result->val_acc = rec.val_acc, result->val_loss = rec.val_loss;
+        result->val_acc = ema_decides(r) ? rec.ema_val_acc : rec.val_acc;
+        result->val_loss = ema_decides(r) ? rec.ema_val_loss : rec.val_loss;
         result->seconds = rec.elapsed_seconds;
         bool stop = false;
         CR_TRY(cr_epoch_stop_requested(&r->ctx, &stop));

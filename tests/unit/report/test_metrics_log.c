@@ -54,6 +54,14 @@ static void test_console_line(void) {
     check_text(line, "epoch 3/10 64px lr 0.0841 train 0.312 88.7% val 0.298 89.4% 1830 img/s 31s "
                      "data-wait 12%", __LINE__);
 
+    /* the weights' moving average, validated beside them */
+    r = example(3);
+    r.ema_val_acc = 0.8993;
+    cr_metrics_log_format(line, sizeof line, &r);
+    check_text(line, "epoch 3/10 64px lr 0.0841 train 0.312 88.7% val 0.298 89.4% ema 89.9% "
+                     "1830 img/s 31s", __LINE__);
+    r.ema_val_acc = NAN;
+
     /* no validation, open-ended run, a diverged loss */
     r.epochs = 0;
     r.val_loss = r.val_acc = r.val_top5 = NAN;
@@ -115,7 +123,8 @@ static void test_jsonl_round_trip(void) {
     static const char *keys[] = {"epoch", "stage", "resolution", "batch_size", "lr", "train_loss",
                                  "train_acc", "val_loss", "val_acc", "val_top5", "val_f1",
                                  "images_per_sec", "epoch_seconds", "elapsed_seconds",
-                                 "data_wait_percent", "switch_val_loss", "switch_val_acc"};
+                                 "data_wait_percent", "switch_val_loss", "switch_val_acc",
+                                 "ema_val_loss", "ema_val_acc"};
     for (int i = 0; i < 3 && lines[i]; i++) {
         CHECK(json_object_size(lines[i]) == sizeof keys / sizeof keys[0]);
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
