@@ -248,15 +248,25 @@ static cr_status save_ema(run *r, const char *name, const cr_checkpoint_info *in
     return s;
 }
 
+/* A checkpoint of the run folder (path_in's `name`, its path in `path`), opened as every process
+ * sees it, with its metadata; the caller frees the info and closes the file. */
+static cr_status open_checkpoint(const run *r, const char *name, char *path, size_t size,
+                                 cr_safetensors **file, cr_checkpoint_info *info) {
+    CR_TRY(path_in(r, name, path, size));
+    CR_TRY(open_shared(r, path, file));
+    cr_status s = cr_checkpoint_read_info(*file, info);
+    if (s != CR_STATUS_OK) cr_safetensors_close(*file);
+    return s;
+}
+
 /* The moving average a resumed run continues: ema.safetensors, of the same step as last's. */
 static cr_status resume_ema(run *r, int64_t step) {
     char path[4096];
-    CR_TRY(path_in(r, "ema.safetensors", path, sizeof path));
     cr_safetensors *file;
-    CR_TRY(open_shared(r, path, &file));
     cr_checkpoint_info info;
-    cr_status s = cr_checkpoint_read_info(file, &info);
-    if (s == CR_STATUS_OK && info.step != step)
+    CR_TRY(open_checkpoint(r, "ema.safetensors", path, sizeof path, &file, &info));
+    cr_status s = CR_STATUS_OK;
+    if (info.step != step)
         s = cr_fail(CR_STATUS_DATA, "%s holds the average of step %lld, last.safetensors step "
                     "%lld: the run stopped between writing the two", path,
                     (long long)info.step, (long long)step);
@@ -270,45 +280,45 @@ static cr_status resume_ema(run *r, int64_t step) {
     return s;
 }
 
+/* Where the run stopped, as the trainer counts it: the epoch and the step, the best so far, the
+ * time, and inside an epoch how far it got. */
+static void restore_progress(run *r, const cr_checkpoint_info *info) {
+    r->first_epoch = info->epoch;
+    r->ctx.step = info->step;
+    r->best_acc = info->best_metric;
+    r->best_epoch = info->best_epoch;
+    r->epochs_since_best = info->epoch - info->best_epoch;
+    r->elapsed_before = info->elapsed_seconds;
+    r->resume_batch = info->batch;
+    r->resume_totals = info->batch_totals;
+    r->resume_switch_loss = info->switch_val_loss;
+    r->resume_switch_acc = info->switch_val_acc;
+}
+
 static cr_status resume(run *r) {
     char path[4096];
-    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
     cr_safetensors *file;
-    CR_TRY(open_shared(r, path, &file));
     cr_checkpoint_info info;
-    cr_status s = cr_checkpoint_read_info(file, &info);
-    if (s == CR_STATUS_OK) {
-        if (strcmp(info.model, r->config->model) != 0 ||
-            info.num_classes != cr_dataset_num_classes(r->config->train))
-            s = cr_fail(CR_STATUS_INVALID, "%s holds a %s with %d classes; this run trains a %s "
-                        "with %d", path, info.model, info.num_classes, r->config->model,
-                        cr_dataset_num_classes(r->config->train));
-        if (s == CR_STATUS_OK)
-            s = cr_graph_state_load(r->graph, file,
-                                    (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
-        if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
-        if (s == CR_STATUS_OK && r->ema) s = resume_ema(r, info.step);
-        if (s == CR_STATUS_OK) s = restore_stage(r, &info, path);
-        if (s == CR_STATUS_OK) {
-            r->first_epoch = info.epoch;
-            r->ctx.step = info.step;
-            r->best_acc = info.best_metric;
-            r->best_epoch = info.best_epoch;
-            r->epochs_since_best = info.epoch - info.best_epoch;
-            r->elapsed_before = info.elapsed_seconds;
-            r->resume_batch = info.batch;
-            r->resume_totals = info.batch_totals;
-            r->resume_switch_loss = info.switch_val_loss;
-            r->resume_switch_acc = info.switch_val_acc;
-            if (r->config->console && info.batch > 0)
-                fprintf(r->config->console, "resuming %s inside epoch %d, after its batch %d "
-                        "(step %lld)\n", path, info.epoch + 1, info.batch, (long long)info.step);
-            else if (r->config->console)
-                fprintf(r->config->console, "resuming %s after epoch %d (step %lld)\n", path,
-                        info.epoch, (long long)info.step);
-        }
-        cr_checkpoint_info_free(&info);
-    }
+    CR_TRY(open_checkpoint(r, "last.safetensors", path, sizeof path, &file, &info));
+    cr_status s = CR_STATUS_OK;
+    if (strcmp(info.model, r->config->model) != 0 ||
+        info.num_classes != cr_dataset_num_classes(r->config->train))
+        s = cr_fail(CR_STATUS_INVALID, "%s holds a %s with %d classes; this run trains a %s "
+                    "with %d", path, info.model, info.num_classes, r->config->model,
+                    cr_dataset_num_classes(r->config->train));
+    if (s == CR_STATUS_OK)
+        s = cr_graph_state_load(r->graph, file, (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
+    if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
+    if (s == CR_STATUS_OK && r->ema) s = resume_ema(r, info.step);
+    if (s == CR_STATUS_OK) s = restore_stage(r, &info, path);
+    if (s == CR_STATUS_OK) restore_progress(r, &info);
+    if (s == CR_STATUS_OK && r->config->console && info.batch > 0)
+        fprintf(r->config->console, "resuming %s inside epoch %d, after its batch %d (step %lld)\n",
+                path, info.epoch + 1, info.batch, (long long)info.step);
+    else if (s == CR_STATUS_OK && r->config->console)
+        fprintf(r->config->console, "resuming %s after epoch %d (step %lld)\n", path, info.epoch,
+                (long long)info.step);
+    cr_checkpoint_info_free(&info);
     cr_safetensors_close(file);
     return s;
 }
