@@ -300,7 +300,7 @@ static const char *argument(int argc, char **argv, const char *name) {
     return NULL;
 }
 
-int cr_cmd_train(int argc, char **argv) {
+int cr_cli_train_command(int argc, char **argv, bool find) {
     double started = cr_now_seconds();
     train_args a = {0};
     char planned[256];
@@ -471,13 +471,20 @@ int cr_cmd_train(int argc, char **argv) {
         {NULL},
     };
     const cr_command_spec spec = {
-        .name = "train",
+        .name = find ? "lr-find" : "train",
         .usage = "--data DIR [options]",
-        .description = "Trains a classifier on a folder of images, with progressive resizing "
-                       "when --schedule has several stages, from a fresh initialization or from "
-                       "pretrained weights (--init). Every epoch prints one line and "
-                       "writes metrics.jsonl, the confusion matrix and last.safetensors; the best "
-                       "validation accuracy is kept in best.safetensors.",
+        .description = find ? "Finds a learning rate for a training run given by train's "
+                              "options: on a throwaway copy of its model, at its first stage's "
+                              "size and batch and with its optimizer, 100 steps whose rate grows "
+                              "from 1e-7 to 10 (stopping once the loss runs away), then the "
+                              "smoothed loss against the rate as a text plot and a suggested "
+                              "--lr: the middle of the longest fall of the loss. Writes nothing."
+                            : "Trains a classifier on a folder of images, with progressive "
+                              "resizing when --schedule has several stages, from a fresh "
+                              "initialization or from pretrained weights (--init). Every epoch "
+                              "prints one line and writes metrics.jsonl, the confusion matrix and "
+                              "last.safetensors; the best validation accuracy is kept in "
+                              "best.safetensors.",
         .options = options,
         .config = true,
     };
@@ -502,8 +509,8 @@ int cr_cmd_train(int argc, char **argv) {
     }
     int status = cr_cli_parse(&spec, argc, argv);
     if (status != CR_CLI_CONTINUE) return status;
-    if (!a.resume && file_exists(a.out, "last.safetensors") && !a.overwrite)
-        return cr_cli_usage_error("train", "%s holds an earlier run: --resume %s continues it, "
+    if (!find && !a.resume && file_exists(a.out, "last.safetensors") && !a.overwrite)
+        return cr_cli_usage_error(spec.name, "%s holds an earlier run: --resume %s continues it, "
                                   "--overwrite starts afresh, or choose another --out", a.out,
                                   a.out);
     cr_train_config config;
@@ -523,19 +530,23 @@ int cr_cmd_train(int argc, char **argv) {
     bool stopped = false;
     if (s == CR_STATUS_OK) s = cr_backend_create(CR_DEVICE_CPU, a.threads, &be);
     if (s == CR_STATUS_OK) s = cr_cli_precision(a.precision, be, &config.precision);
-    if (s == CR_STATUS_OK) s = cr_make_dirs(config.out_dir);
-    if (s == CR_STATUS_OK && a.time_budget && !a.resume) {
+    if (s == CR_STATUS_OK && find) {
+        config.train = train;
+        s = cr_cli_lr_find(be, &config);
+    }
+    if (s == CR_STATUS_OK && !find) s = cr_make_dirs(config.out_dir);
+    if (s == CR_STATUS_OK && !find && a.time_budget && !a.resume) {
         config.train = train;
         config.val = val;
         s = plan_budget(&a, be, &config, started, planned, sizeof planned);
     }
-    if (s == CR_STATUS_OK && cr_dist_writes(config.dist)) {
+    if (s == CR_STATUS_OK && !find && cr_dist_writes(config.dist)) {
         snprintf(config_path, sizeof config_path, "%s/config.yaml", config.out_dir);
         s = cr_options_save_yaml(&spec, config_path);
         yaml = read_text(config_path);
         config.config_yaml = yaml;
     }
-    if (s == CR_STATUS_OK) {
+    if (s == CR_STATUS_OK && !find) {
         config.train = train;
         config.val = val;
         config.console = stdout;
@@ -574,3 +585,5 @@ int cr_cmd_train(int argc, char **argv) {
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
     return stopped ? 128 + stop_signal : CR_EXIT_OK; /* as a shell reports the signal's end */
 }
+
+int cr_cmd_train(int argc, char **argv) { return cr_cli_train_command(argc, argv, false); }

@@ -7,6 +7,7 @@
 static const cr_command commands[] = {
     {"prepare", cr_cmd_prepare, "turn a public dataset into a folder of images and a CSV"},
     {"train", cr_cmd_train, "train a classifier, with progressive resizing"},
+    {"lr-find", cr_cmd_lr_find, "sweep the learning rate over a short run and suggest one"},
     {"eval", cr_cmd_eval, "score a checkpoint on labeled images"},
     {"predict", cr_cmd_predict, "write a checkpoint's predictions as a submission CSV"},
     {"bench", cr_cmd_bench, "measure training and data-loading speed"},

@@ -9,48 +9,16 @@
 #include "crescendo/budget.h"
 #include "crescendo/checkpoint.h"
 #include "crescendo/log.h"
-#include "crescendo/model.h"
 #include "crescendo/step.h"
-#include "train/epoch.h"
+#include "train/probe.h"
 
 /* Timed batches after the first: more than the loader's ring holds, so that its workers' share of
  * the cores shows, as it does in a whole epoch. */
 enum { TIMED_TRAIN_BATCHES = 6, TIMED_VAL_BATCHES = 3 };
 
-typedef struct probe {
-    cr_graph *graph;
-    cr_optimizer *optimizer;
-    cr_step *step;
-    cr_loader *train, *val;
-} probe;
-
-static void probe_free(probe *p) {
-    cr_loader_destroy(p->val);
-    cr_loader_destroy(p->train);
-    cr_step_destroy(p->step);
-    cr_optimizer_destroy(p->optimizer);
-    cr_graph_destroy(p->graph);
-}
-
-static cr_status probe_create(cr_backend *be, const cr_train_config *c, probe *p) {
-    cr_model_config mc = {.num_classes = cr_dataset_num_classes(c->train),
-                          .in_channels = c->channels, .dropout = c->dropout};
-    CR_TRY(cr_model_create(be, c->model, &mc, c->seed, &p->graph));
-    CR_TRY(cr_graph_set_precision(p->graph, c->precision));
-    CR_TRY(cr_optimizer_create(be, &c->optimizer, cr_graph_params(p->graph),
-                               cr_graph_param_count(p->graph), &p->optimizer));
-    cr_step_config sc = {.label_smoothing = c->label_smoothing, .seed = c->seed,
-                         .dist = c->dist, .clip_grad_norm = c->clip_grad_norm};
-    CR_TRY(cr_step_create(p->graph, p->optimizer, &sc, &p->step));
-    cr_loader_options lo = cr_epoch_loader_options(c);
-    CR_TRY(cr_loader_create(c->train, &lo, &p->train));
-    if (c->val) CR_TRY(cr_loader_create(c->val, &lo, &p->val));
-    return CR_STATUS_OK;
-}
-
 /* Starts an epoch and runs up to 1 + `more` batches: *first, the seconds to the end of the first
  * one; *each, of each one after it (the first's when there is no other). */
-static cr_status run_batches(probe *p, cr_loader *loader, const cr_loader_epoch *e, bool train,
+static cr_status run_batches(cr_probe *p, cr_loader *loader, const cr_loader_epoch *e, bool train,
                              int more, double *first, double *each) {
     double start = cr_now_seconds();
     CR_TRY(cr_loader_start_epoch(loader, e));
@@ -78,7 +46,7 @@ static cr_status run_batches(probe *p, cr_loader *loader, const cr_loader_epoch 
 
 /* A pass of `batches` batches: its warm first batch and the others at the steady rate; what the
  * stage's first, cold, batch costs on top of a warm one is added to *start. */
-static cr_status time_pass(probe *p, cr_loader *loader, const cr_loader_epoch *e, bool train,
+static cr_status time_pass(cr_probe *p, cr_loader *loader, const cr_loader_epoch *e, bool train,
                            int more, int batches, double *seconds, double *start) {
     double cold, warm, each, unused;
     CR_TRY(run_batches(p, loader, e, train, more, &cold, &each));
@@ -88,7 +56,7 @@ static cr_status time_pass(probe *p, cr_loader *loader, const cr_loader_epoch *e
     return CR_STATUS_OK;
 }
 
-static cr_status measure(probe *p, const cr_train_config *c, cr_stage_cost *cost) {
+static cr_status measure(cr_probe *p, const cr_train_config *c, cr_stage_cost *cost) {
     int b = cost->batch_size, rank = cr_dist_rank(c->dist), shards = cr_dist_size(c->dist);
     cr_loader_epoch e = {.resolution = cost->resolution, .batch_size = b, .shuffle = true,
                          .drop_last = true, .flip = c->flip, .crop_scale_min = c->crop_scale_min,
@@ -123,7 +91,7 @@ static cr_status slowest(cr_dist *d, cr_stage_cost *costs, int count) {
 
 /* The checkpoints an epoch writes (last.safetensors with the optimizer's state, best.safetensors
  * without), timed by writing both to a scratch file in the run folder. */
-static cr_status time_checkpoints(probe *p, const cr_train_config *c, double *seconds) {
+static cr_status time_checkpoints(cr_probe *p, const cr_train_config *c, double *seconds) {
     *seconds = 0.0;
     if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
     char path[4096];
@@ -142,13 +110,13 @@ static cr_status time_checkpoints(probe *p, const cr_train_config *c, double *se
 
 cr_status cr_budget_measure(cr_backend *be, const cr_train_config *config, cr_stage_cost *costs,
                             int count) {
-    probe p = {0};
+    cr_probe p = {0};
     double end = 0.0;
-    cr_status s = probe_create(be, config, &p);
+    cr_status s = cr_probe_create(be, config, &p);
     for (int i = 0; s == CR_STATUS_OK && i < count; i++) s = measure(&p, config, &costs[i]);
     if (s == CR_STATUS_OK) s = time_checkpoints(&p, config, &end);
     for (int i = 0; s == CR_STATUS_OK && i < count; i++) costs[i].end_seconds = end;
     if (s == CR_STATUS_OK) s = slowest(config->dist, costs, count);
-    probe_free(&p);
+    cr_probe_free(&p);
     return s == CR_STATUS_OK ? s : cr_fail_context(s, "timing the stages for --time-budget");
 }

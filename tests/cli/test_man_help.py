@@ -87,6 +87,10 @@ check(sorted(commands) == sorted(sections),
 for command in commands:
     in_help = help_options(command.split())
     in_man = man_mentions(sections.get(command, [])) | every
+    # a command that takes another's options says so ("every option of .B train") once
+    borrowed = re.search(r"every option of\s+\.BR? (\S+)", "\n".join(sections.get(command, [])))
+    if borrowed:
+        in_man |= man_mentions(sections.get(borrowed.group(1), []))
     missing_in_man = sorted(in_help - in_man)
     missing_in_help = sorted(man_options(sections.get(command, [])) - in_help)
     check(not missing_in_man, f"{command}: --help has options the man page lacks: "
