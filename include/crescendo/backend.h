@@ -151,12 +151,16 @@ typedef struct cr_dropout_args {
 } cr_dropout_args;
 
 /* Softmax cross-entropy with label smoothing, averaged over the batch:
- * target = (1 - smoothing) * onehot + smoothing / K, as torch.nn.CrossEntropyLoss. */
+ * target = (1 - smoothing) * onehot + smoothing / K, as torch.nn.CrossEntropyLoss. A mixed batch
+ * (mixup, cutmix) has two labels per sample and the target weight * target(labels) +
+ * (1 - weight) * target(mix_labels), as timm's mixup_target with SoftTargetCrossEntropy. */
 typedef struct cr_xent_args {
     int n, k;
     float smoothing;
     const float *logits;    /* (N, K) */
     const int32_t *labels;  /* (N), each in [0, K) */
+    const int32_t *mix_labels; /* (N) the second label of each mixed sample; NULL: not mixed */
+    float weight;           /* of labels against mix_labels, in [0, 1] */
     float *probs;           /* (N, K), written by forward, read by backward */
     float *loss;            /* (1), host memory: the batch mean */
     float *dlogits;         /* (N, K), written: d(mean loss) / d logits, times grad_scale */

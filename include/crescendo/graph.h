@@ -103,6 +103,10 @@ size_t cr_graph_activation_bytes(const cr_graph *g);
  * planned size, with N at most the planned batch (a short last batch), and labels (N), or NULL
  * for a forward alone. cr_graph_loss refuses a label outside [0, K). */
 cr_status cr_graph_upload(cr_graph *g, const float *images, const int32_t *labels, int n);
+/* Makes the uploaded labeled batch a mixed one (mixup, cutmix): its loss's target is weight times
+ * each sample's label's plus (1 - weight) times mix_labels' (one per sample). Until the next
+ * upload. */
+cr_status cr_graph_upload_mix(cr_graph *g, const int32_t *mix_labels, float weight);
 
 /* Runs the graph on the uploaded batch. training: BatchNorm uses batch statistics and updates the
  * running ones; dropout is active. */

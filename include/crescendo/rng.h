@@ -27,5 +27,9 @@ float cr_rng_uniform(cr_rng *rng);
 float cr_rng_normal(cr_rng *rng);
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint32_t cr_rng_below(cr_rng *rng, uint32_t n);
+/* Gamma(shape, 1), shape > 0 (Marsaglia and Tsang's squeeze; below 1 by the power boost). */
+double cr_rng_gamma(cr_rng *rng, double shape);
+/* Beta(a, b), a, b > 0, as a ratio of gammas: mixup's mixing weight. */
+double cr_rng_beta(cr_rng *rng, double a, double b);
 
 #endif

@@ -59,6 +59,11 @@ cr_status cr_step_prepare(cr_step *step, int batch, int side);
 cr_status cr_step_train(cr_step *step, const float *images, const int32_t *labels, int n,
                         double lr, int64_t number, cr_step_result *out);
 
+/* Makes the next cr_step_train's batch a mixed one (its images already mixed by the caller): the
+ * loss targets weight times the batch's labels plus (1 - weight) times mix_labels (n of them,
+ * host memory read at that step). */
+void cr_step_mix_next(cr_step *step, const int32_t *mix_labels, float weight);
+
 /* Forward in evaluation mode and the loss: validation, eval. With labels NULL, the forward and
  * logits alone, and the loss NaN: images nobody has labeled (predict). */
 cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,

@@ -19,6 +19,7 @@
 #include "crescendo/dataset.h"
 #include "crescendo/distributed.h"
 #include "crescendo/loader.h"
+#include "crescendo/mix.h"
 #include "crescendo/optim.h"
 #include "crescendo/progressive.h"
 
@@ -114,6 +115,8 @@ typedef struct cr_train_config {
                             * from and --init's weights and hands them to the others, and alone
                             * writes out_dir */
     bool sync_batchnorm;   /* BatchNorm's training statistics over every process's batch */
+    cr_mix_config mix;     /* mixup / cutmix of the training batches (with progressive_reg,
+                            * stage i of n mixes with i/n of each alpha) */
     double clip_grad_norm; /* > 0: each step's gradients scaled to at most this L2 norm */
     double ema_decay;      /* > 0: keep an exponential moving average of the weights and
                             * BatchNorm statistics (timm's ModelEmaV2), validated every epoch

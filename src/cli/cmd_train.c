@@ -27,7 +27,7 @@ typedef struct train_args {
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
     int lr_pace, batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
     int freeze_epochs, max_resolution, best;
-    double stage_min_delta, clip_grad_norm, ema;
+    double stage_min_delta, clip_grad_norm, ema, mixup, cutmix;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
     bool sync_bn;
     cr_cli_columns columns;
@@ -78,6 +78,8 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->match_scale = a->match_scale;
     c->sync_batchnorm = a->sync_bn;
     c->clip_grad_norm = a->clip_grad_norm;
+    c->mix.mixup_alpha = (float)a->mixup;
+    c->mix.cutmix_alpha = (float)a->cutmix;
     c->ema_decay = a->ema;
     c->best_raw = a->best == 1;
     c->test_res_search = a->test_res_search;
@@ -362,7 +364,8 @@ int cr_cli_train_command(int argc, char **argv, bool find) {
                  "will"},
         {"progressive-reg", 0, CR_OPTION_FLAG, &a.progressive_reg,
          .help = "grow regularization with the stages (EfficientNetV2): stage i of n trains with "
-                 "i/n of --dropout and of --random-crop's strength"},
+                 "i/n of --dropout, of --mixup's and --cutmix's alphas and of --random-crop's "
+                 "strength"},
         {"eval-resolution", 0, CR_OPTION_INT, &a.eval_resolution, "0", .metavar = "PX", .min = 0,
          .max = 8192, .help = "validate at this size; 0 validates at the stage's size"},
         {"test-res-search", 0, CR_OPTION_FLAG, &a.test_res_search,
@@ -404,6 +407,13 @@ int cr_cli_train_command(int argc, char **argv, bool find) {
          .help = "spread this much of each target over all classes"},
         {"dropout", 0, CR_OPTION_FLOAT, &a.dropout, "0", .min = 0, .max = 0.95,
          .help = "dropout before the classifier (simple_cnn: in its head)"},
+        {"mixup", 0, CR_OPTION_FLOAT, &a.mixup, "0", .metavar = "ALPHA", .min = 0, .max = 100,
+         .help = "mix each training batch with itself reversed, by a weight ~ Beta(ALPHA, ALPHA), "
+                 "and the targets alike (timm's mixup; 0.2 to 0.8 is common); 0: off"},
+        {"cutmix", 0, CR_OPTION_FLOAT, &a.cutmix, "0", .metavar = "ALPHA", .min = 0, .max = 100,
+         .help = "paste into each image a box of its partner in the reversed batch (timm's "
+                 "cutmix; 1.0 is common); with --mixup, each batch takes one of the two at even "
+                 "odds; 0: off"},
         {"ema", 0, CR_OPTION_FLOAT, &a.ema, "0", .metavar = "DECAY", .min = 0, .max = 0.999999,
          .help = "keep a moving average of the weights (ema += (1 - DECAY) * (w - ema) after "
                  "every step, as timm's ModelEmaV2; 0.999 is common), validated each epoch "

@@ -28,7 +28,7 @@ typedef enum cr_option_type {
 
 enum {
     CR_INT_LIST_MAX = 16, /* items in one list option */
-    CR_OPTIONS_MAX = 64   /* options in one table */
+    CR_OPTIONS_MAX = 96   /* options in one table */
 };
 
 typedef struct cr_int_list {

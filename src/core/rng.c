@@ -62,3 +62,24 @@ uint32_t cr_rng_below(cr_rng *rng, uint32_t n) {
         if (r >= threshold) return r % n;
     }
 }
+
+double cr_rng_gamma(cr_rng *rng, double shape) {
+    if (shape < 1.0) {
+        /* Gamma(shape) = Gamma(shape + 1) * U^(1 / shape) */
+        double u = 1.0 - (double)cr_rng_uniform(rng); /* (0, 1] */
+        return cr_rng_gamma(rng, shape + 1.0) * pow(u, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = cr_rng_normal(rng), v = 1.0 + c * x;
+        if (v <= 0.0) continue;
+        v = v * v * v;
+        double u = 1.0 - (double)cr_rng_uniform(rng);
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
+    }
+}
+
+double cr_rng_beta(cr_rng *rng, double a, double b) {
+    double x = cr_rng_gamma(rng, a), y = cr_rng_gamma(rng, b);
+    return x + y > 0.0 ? x / (x + y) : 0.5;
+}

@@ -69,6 +69,9 @@ struct cr_graph {
     void *scratch;   /* (largest activation): a second contribution to a shared gradient */
     float *probs;    /* (N, K) softmax of the last forward */
     int32_t *labels; /* (N) of the uploaded batch; its images are the input node's out */
+    int32_t *mix_labels; /* (N) a mixed batch's second labels (cr_graph_upload_mix) */
+    float mix_weight;    /* of labels against mix_labels */
+    bool mixed;          /* the uploaded batch is mixed */
     int uploaded_n;  /* images in the uploaded batch */
     bool has_labels; /* the upload came with labels */
     int last_n;      /* batch of the last forward */

@@ -193,6 +193,7 @@ cr_status cr_graph_plan(cr_graph *g, int batch, int in_h, int in_w) {
         TAKE(g->scratch, largest * (size_t)batch * sizeof(float)); /* the widest dtype */
         TAKE(g->probs, (size_t)batch * (size_t)k * sizeof(float));
         TAKE(g->labels, (size_t)batch * sizeof(int32_t));
+        TAKE(g->mix_labels, (size_t)batch * sizeof(int32_t));
         TAKE(g->nodes[0].out, cr_node_bytes(&g->nodes[0], batch));
         for (int i = 1; i < g->node_count; i++) {
             cr_node *node = &g->nodes[i];

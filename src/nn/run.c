@@ -150,7 +150,19 @@ cr_status cr_graph_upload(cr_graph *g, const float *images, const int32_t *label
         CR_TRY(be->ops->copy_from_host(be, g->labels, labels, (size_t)n * sizeof *labels));
     g->uploaded_n = n;
     g->has_labels = labels != NULL;
+    g->mixed = false;
     g->last_n = 0;
+    return CR_STATUS_OK;
+}
+
+cr_status cr_graph_upload_mix(cr_graph *g, const int32_t *mix_labels, float weight) {
+    if (g->uploaded_n == 0 || !g->has_labels)
+        return cr_fail(CR_STATUS_INVALID, "mixing labels before a labeled batch is uploaded");
+    cr_backend *be = g->be;
+    CR_TRY(be->ops->copy_from_host(be, g->mix_labels, mix_labels,
+                                   (size_t)g->uploaded_n * sizeof *mix_labels));
+    g->mix_weight = weight;
+    g->mixed = true;
     return CR_STATUS_OK;
 }
 
@@ -176,7 +188,8 @@ cr_status cr_graph_loss(cr_graph *g, float smoothing, float *loss) {
     const cr_node *last = &g->nodes[g->node_count - 1];
     cr_xent_args a = {.n = g->last_n, .k = last->c, .smoothing = smoothing, .logits = last->out,
                       .labels = g->labels, .probs = g->probs, .loss = loss, .dlogits = last->grad,
-                      .grad_scale = 1.0f};
+                      .grad_scale = 1.0f, .mix_labels = g->mixed ? g->mix_labels : NULL,
+                      .weight = g->mix_weight};
     CR_TRY(g->be->ops->softmax_xent_forward(g->be, &a));
     return g->be->ops->softmax_xent_backward(g->be, &a);
 }

@@ -40,6 +40,9 @@ cr_status cr_epoch_recalibrate(cr_epoch_context *ctx, const cr_epoch_pass *pass,
     return s == CR_STATUS_END ? CR_STATUS_OK : s;
 }
 
+/* The mixing's random streams are (seed, MIX_STREAMS + epoch, batch), far from the loader's. */
+static const uint64_t MIX_STREAMS = UINT64_C(1) << 62;
+
 cr_status cr_epoch_stop_requested(const cr_epoch_context *ctx, bool *stop) {
     double request = ctx->stop && *ctx->stop ? 1.0 : 0.0;
     if (ctx->stop) CR_TRY(cr_dist_max_f64(ctx->dist, &request, 1));
@@ -65,6 +68,16 @@ cr_status cr_epoch_run(cr_epoch_context *ctx, const cr_epoch_pass *pass, cr_epoc
     cr_batch batch;
     while ((s = cr_loader_next(pass->loader, &batch)) == CR_STATUS_OK) {
         cr_step_result r;
+        int32_t partners[batch.count];
+        if (pass->training && pass->mix && cr_mix_enabled(pass->mix)) {
+            /* a stream of its own per (epoch, batch): apart from the loader's (epoch, sample) */
+            cr_rng rng = cr_rng_stream(pass->seed, MIX_STREAMS + (uint64_t)pass->epoch,
+                                       (uint64_t)batch.number);
+            cr_mix mix;
+            cr_mix_batch(pass->mix, &rng, batch.images, batch.count, batch.height, batch.width,
+                         batch.channels, batch.labels, partners, &mix);
+            if (mix.weight < 1.0f) cr_step_mix_next(ctx->step_runner, partners, mix.weight);
+        }
         if (pass->training) {
             double lr = cr_lr_schedule_at(ctx->lr_schedule, ctx->step);
             CR_TRY(cr_step_train(ctx->step_runner, batch.images, batch.labels, batch.count, lr,

@@ -9,6 +9,7 @@
 #include "crescendo/graph.h"
 #include "crescendo/loader.h"
 #include "crescendo/metrics.h"
+#include "crescendo/mix.h"
 #include "crescendo/optim.h"
 #include "crescendo/step.h"
 #include "crescendo/trainer.h"
@@ -39,6 +40,8 @@ typedef struct cr_epoch_pass {
     int resolution, batch_size;
     cr_misclassified *misclassified; /* validation: emptied, then given the pass's wrong
                                       * predictions for the report; NULL: none kept */
+    const cr_mix_config *mix;        /* training: mixup / cutmix of each batch; NULL: none */
+    uint64_t seed;                   /* with the epoch and the batch, keys the mixing */
     int first_batch;                 /* training resumed in the middle of the epoch: the batches
                                       * before this one were trained before the stop */
     const cr_metrics_totals *carry;  /* ... and what they scored; NULL: nothing */

@@ -16,6 +16,8 @@ struct cr_step {
     cr_optimizer *optimizer;
     cr_step_config config;
     size_t sent_from;      /* this step's gradients from here to the arena's end are being summed */
+    const int32_t *mix_labels; /* the next training batch's second labels (cr_step_mix_next) */
+    float mix_weight;
     float *logits;         /* (capacity, K) host copy of the last forward's logits */
     int logits_capacity;
     cr_step_times times;
@@ -111,6 +113,9 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
     double start = cr_now_seconds();
     float loss;
     CR_TRY(cr_graph_upload(g, images, labels, n));
+    const int32_t *mix_labels = step->mix_labels;
+    step->mix_labels = NULL;
+    if (mix_labels) CR_TRY(cr_graph_upload_mix(g, mix_labels, step->mix_weight));
     CR_TRY(lap(step, &t->upload, &start));
     CR_TRY(cr_graph_zero_grad(g));
     cr_graph_set_dropout_seed(g, step->config.seed, (uint64_t)number);
@@ -138,6 +143,11 @@ cr_status cr_step_train(cr_step *step, const float *images, const int32_t *label
     CR_TRY(cr_optimizer_step(step->optimizer, lr));
     CR_TRY(lap(step, &t->optimizer, &start));
     return finish(step, n, loss, out);
+}
+
+void cr_step_mix_next(cr_step *step, const int32_t *mix_labels, float weight) {
+    step->mix_labels = mix_labels;
+    step->mix_weight = weight;
 }
 
 cr_status cr_step_eval(cr_step *step, const float *images, const int32_t *labels, int n,

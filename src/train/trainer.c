@@ -26,6 +26,7 @@ cr_train_config cr_train_defaults(void) {
         .stage_rules = {.epochs = 10, .batch_size = 64, .lr_scaling = CR_LR_SCALING_LINEAR,
                         .patience = 3},
         .seed = 0,
+        .mix = {.prob = 1.0f, .switch_prob = 0.5f},
         .lr_schedule = cr_lr_schedule_defaults(CR_LR_SCHEDULE_ONECYCLE, 0.1, 1),
         .optimizer = cr_optimizer_defaults(CR_OPTIMIZER_SGD),
     };
@@ -98,6 +99,7 @@ typedef struct run {
     bool frozen;      /* the body is frozen: an epoch of the first freeze_epochs */
     float dropout, crop_scale_min; /* of the current stage (progressive regularization moves
                                     * them) */
+    cr_mix_config mix;             /* likewise */
     double switch_val_loss, switch_val_acc; /* validation at the switch into this epoch's stage */
     int resume_batch;                 /* resumed in the middle of epoch first_epoch + 1: the
                                        * batches it had trained ... */
@@ -534,7 +536,8 @@ static void report_bad_samples(run *r) {
 
 static cr_epoch_pass train_pass(const run *r, const cr_stage_plan *plan, int epoch) {
     return (cr_epoch_pass){.loader = r->train_loader, .training = true, .flip = r->config->flip,
-                           .crop_scale_min = r->crop_scale_min,
+                           .crop_scale_min = r->crop_scale_min, .mix = &r->mix,
+                           .seed = r->config->seed,
                            .epoch = epoch, .resolution = plan->resolution,
                            .batch_size = plan->batch_size};
 }
@@ -586,6 +589,9 @@ static void set_regularization(run *r, const cr_stage_plan *plan) {
     double share = c->progressive_reg ? (double)(plan->stage + 1) / plan->stages : 1.0;
     r->dropout = (float)(c->dropout * share);
     cr_graph_set_dropout(r->graph, r->dropout);
+    r->mix = c->mix;
+    r->mix.mixup_alpha = (float)(c->mix.mixup_alpha * share);
+    r->mix.cutmix_alpha = (float)(c->mix.cutmix_alpha * share);
     r->crop_scale_min = c->crop_scale_min > 0
                             ? (float)(1.0 - (1.0 - c->crop_scale_min) * share)
                             : 0.0f;

@@ -51,6 +51,29 @@ static void test_streams_are_reproducible_and_distinct(void) {
     for (int i = 0; i < 1000; i++) CHECK(cr_rng_below(&n, 7) < 7);
 }
 
+/* Beta draws (mixup's weight) have the distribution's mean and variance, below and above a
+ * shape of 1 (the two branches of the gamma sampler). */
+static void test_beta_moments(void) {
+    const double shapes[][2] = {{0.4, 0.4}, {2.0, 5.0}, {1.0, 1.0}};
+    for (int s = 0; s < 3; s++) {
+        double a = shapes[s][0], b = shapes[s][1], sum = 0, squares = 0;
+        cr_rng rng = cr_rng_stream(5, (uint64_t)s, 0);
+        const int n = 40000;
+        int outside = 0;
+        for (int i = 0; i < n; i++) {
+            double x = cr_rng_beta(&rng, a, b);
+            outside += !(x >= 0.0 && x <= 1.0);
+            sum += x;
+            squares += x * x;
+        }
+        CHECK(outside == 0);
+        double mean = sum / n, var = squares / n - mean * mean;
+        double want_mean = a / (a + b), want_var = a * b / ((a + b) * (a + b) * (a + b + 1));
+        CHECK_NEAR(mean, want_mean, 0.01);
+        CHECK_NEAR(var, want_var, 0.01);
+    }
+}
+
 static void test_bf16_rounds_to_nearest_even(void) {
     CHECK(cr_f32_to_bf16(1.0f) == 0x3f80);
     CHECK(cr_bf16_to_f32(cr_f32_to_bf16(1.00390625f)) == 1.0f);      /* tie -> even */
@@ -83,6 +106,7 @@ int main(void) {
     test_errors_carry_their_message();
     test_philox_known_answers();
     test_streams_are_reproducible_and_distinct();
+    test_beta_moments();
     test_bf16_rounds_to_nearest_even();
     test_arena_aligns_and_fills();
     test_dtypes();
