@@ -23,6 +23,13 @@
 
 enum { CR_CHECKPOINT_MAX_CLASSES = 4096, CR_CHECKPOINT_NAME_MAX = 64 };
 
+/* Where a plateau LR schedule's watch is: the lr lowered `reductions` times so far, and the best
+ * validation metric with the epochs since it. */
+typedef struct cr_plateau_state {
+    int reductions, bad_epochs;
+    double best; /* NaN before the first validation */
+} cr_plateau_state;
+
 typedef struct cr_checkpoint_info {
     char model[CR_CHECKPOINT_NAME_MAX];
     int num_classes, channels;
@@ -36,6 +43,7 @@ typedef struct cr_checkpoint_info {
     uint64_t seed;
     cr_stage_state stage; /* where the resolution schedule is; on read, stage -1 when the file
                            * predates it */
+    cr_plateau_state plateau; /* on read, 0 reductions and a NaN best when the file has none */
     int batch;            /* > 0: written in the middle of epoch `epoch` + 1, after this many of
                            * its batches (a stop on request); 0: at the end of an epoch */
     cr_metrics_totals batch_totals;        /* with batch > 0: what those batches scored */

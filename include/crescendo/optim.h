@@ -89,6 +89,8 @@ cr_status cr_optimizer_state_import(cr_optimizer *opt, const cr_safetensors *fil
  *   cosine     min_lr + (lr - min_lr) (1 + cos(pi k / T)) / 2      torch CosineAnnealingLR
  *   onecycle   torch OneCycleLR, cosine annealing, two phases: lr / div_factor rises to lr over
  *              the first pct_start of the steps, then falls to lr / (div_factor final_div_factor)
+ *   plateau    lr here; the trainer lowers it through the scale hook when validation stops
+ *              improving (torch ReduceLROnPlateau), which no function of the step can know
  * where T = total_steps - warmup_steps and k counts from the end of the warm-up. A linear warm-up
  * of warmup_steps goes first, from warmup_start_factor * lr(0) up to lr(0) (torch LinearLR then
  * the schedule, chained by SequentialLR). Steps past the end hold the last value. */
@@ -96,7 +98,8 @@ typedef enum cr_lr_schedule_kind {
     CR_LR_SCHEDULE_CONSTANT,
     CR_LR_SCHEDULE_STEP,
     CR_LR_SCHEDULE_COSINE,
-    CR_LR_SCHEDULE_ONECYCLE
+    CR_LR_SCHEDULE_ONECYCLE,
+    CR_LR_SCHEDULE_PLATEAU
 } cr_lr_schedule_kind;
 
 /* A factor applied on top of the schedule, e.g. a progressive-resizing stage's lr scale or the
@@ -132,7 +135,7 @@ cr_lr_schedule cr_lr_schedule_defaults(cr_lr_schedule_kind kind, double lr, int6
 cr_status cr_lr_schedule_validate(const cr_lr_schedule *s);
 /* The learning rate of step `step` (< 0 counts as 0) for a validated schedule. */
 double cr_lr_schedule_at(const cr_lr_schedule *s, int64_t step);
-/* "constant", "step", "cosine", "onecycle"; parse returns -1 when unknown. */
+/* "constant", "step", "cosine", "onecycle", "plateau"; parse returns -1 when unknown. */
 const char *cr_lr_schedule_name(cr_lr_schedule_kind kind);
 int cr_lr_schedule_parse(const char *name, cr_lr_schedule_kind *out);
 

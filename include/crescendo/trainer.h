@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "crescendo/backend.h"
+#include "crescendo/checkpoint.h"
 #include "crescendo/dataset.h"
 #include "crescendo/distributed.h"
 #include "crescendo/loader.h"
@@ -85,6 +86,9 @@ typedef struct cr_train_config {
                                  * warmup_steps from the schedule and warmup_epochs (an auto
                                  * stage counted at its most epochs), and the scale hook to the
                                  * stages' lr scaling */
+    int plateau_patience;  /* lr_schedule plateau: epochs without improvement of the stage
+                            * metric before the lr is lowered ... */
+    double plateau_factor; /* ... by this factor */
     int warmup_epochs;
     cr_lr_pace lr_pace;    /* how the LR schedule advances through the stages */
     float label_smoothing;

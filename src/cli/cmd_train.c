@@ -26,15 +26,16 @@ typedef struct train_args {
     int threads, seed, channels, max_image_pixels, cache_decoded_mib;
     int optimizer, lr_schedule, precision, device, on_bad, jpeg_scale;
     int lr_pace, batch_pixels, lr_scaling, stage_patience, stage_metric, bn_recalibrate;
-    int freeze_epochs, max_resolution, best;
-    double stage_min_delta, clip_grad_norm, ema, mixup, cutmix;
+    int freeze_epochs, max_resolution, best, plateau_patience;
+    double stage_min_delta, clip_grad_norm, ema, mixup, cutmix, plateau_factor;
     bool nesterov, flip, overwrite, eval_at_switch, progressive_reg, test_res_search, match_scale;
     bool sync_bn;
     cr_cli_columns columns;
 } train_args;
 
 static const char *const optimizers[] = {"sgd", "adamw", NULL};
-static const char *const lr_schedules[] = {"onecycle", "cosine", "step", "constant", NULL};
+static const char *const lr_schedules[] = {"onecycle", "cosine", "step", "constant", "plateau",
+                                           NULL};
 static const char *const devices[] = {"cpu", "cuda", NULL};
 static const char *const on_bad_choices[] = {"fail", "skip", NULL};
 static const char *const lr_scalings[] = {"linear", "sqrt", "none", NULL};
@@ -43,7 +44,8 @@ static const char *const lr_paces[] = {"pixels", "steps", NULL}; /* in cr_lr_pac
 static const char *const best_choices[] = {"ema", "raw", NULL};
 
 static const cr_lr_schedule_kind lr_kinds[] = {CR_LR_SCHEDULE_ONECYCLE, CR_LR_SCHEDULE_COSINE,
-                                               CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT};
+                                               CR_LR_SCHEDULE_STEP, CR_LR_SCHEDULE_CONSTANT,
+                                               CR_LR_SCHEDULE_PLATEAU};
 static const cr_lr_scaling lr_scaling_kinds[] = {CR_LR_SCALING_LINEAR, CR_LR_SCALING_SQRT,
                                                  CR_LR_SCALING_NONE};
 
@@ -78,6 +80,8 @@ static cr_status make_config(const train_args *a, cr_train_config *c) {
     c->match_scale = a->match_scale;
     c->sync_batchnorm = a->sync_bn;
     c->clip_grad_norm = a->clip_grad_norm;
+    c->plateau_patience = a->plateau_patience;
+    c->plateau_factor = a->plateau_factor;
     c->mix.mixup_alpha = (float)a->mixup;
     c->mix.cutmix_alpha = (float)a->cutmix;
     c->ema_decay = a->ema;
@@ -386,7 +390,15 @@ int cr_cli_train_command(int argc, char **argv, bool find) {
                  "pixels each step trains on, so a stage of small images takes the share of the "
                  "schedule that it takes of the compute"},
         {"lr-schedule", 0, CR_OPTION_ENUM, &a.lr_schedule, "onecycle", .choices = lr_schedules,
-         .help = "how the learning rate moves over the run"},
+         .help = "how the learning rate moves over the run; plateau holds --lr and lowers it "
+                 "when validation stops improving (torch's ReduceLROnPlateau)"},
+        {"plateau-patience", 0, CR_OPTION_INT, &a.plateau_patience, "3", .metavar = "N",
+         .min = 0, .max = 10000,
+         .help = "with --lr-schedule plateau, epochs without improvement of --stage-metric "
+                 "tolerated before the lr is lowered"},
+        {"plateau-factor", 0, CR_OPTION_FLOAT, &a.plateau_factor, "0.1", .metavar = "F",
+         .min = 1e-6, .max = 0.999999,
+         .help = "with --lr-schedule plateau, what each lowering multiplies the lr by"},
         {"warmup-epochs", 0, CR_OPTION_INT, &a.warmup_epochs, "0", .min = 0, .max = 1000,
          .help = "linear warm-up before the schedule"},
         {"pct-start", 0, CR_OPTION_FLOAT, &a.pct_start, "0.25", .min = 0.01, .max = 0.99,

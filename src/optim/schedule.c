@@ -5,7 +5,7 @@
 
 #include "crescendo/optim.h"
 
-static const char *const names[] = {"constant", "step", "cosine", "onecycle"};
+static const char *const names[] = {"constant", "step", "cosine", "onecycle", "plateau"};
 enum { NAME_COUNT = sizeof names / sizeof names[0] };
 
 const char *cr_lr_schedule_name(cr_lr_schedule_kind kind) {
@@ -53,7 +53,8 @@ cr_status cr_lr_schedule_validate(const cr_lr_schedule *s) {
         return cr_fail(CR_STATUS_INVALID, "lr schedule %s: warm-up start factor %g must be in "
                        "(0, 1]", name, s->warmup_start_factor);
     switch (s->kind) {
-    case CR_LR_SCHEDULE_CONSTANT: break;
+    case CR_LR_SCHEDULE_CONSTANT:
+    case CR_LR_SCHEDULE_PLATEAU: break;
     case CR_LR_SCHEDULE_STEP:
         if (s->step_size < 1 || !(s->gamma > 0.0 && isfinite(s->gamma)))
             return cr_fail(CR_STATUS_INVALID, "lr schedule step: step size %lld must be >= 1 and "
@@ -96,7 +97,8 @@ static double onecycle(const cr_lr_schedule *s, int64_t k, int64_t steps) {
 /* The schedule proper, at step k of its `steps` (the warm-up excluded). */
 static double main_phase(const cr_lr_schedule *s, int64_t k, int64_t steps) {
     switch (s->kind) {
-    case CR_LR_SCHEDULE_CONSTANT: return s->lr;
+    case CR_LR_SCHEDULE_CONSTANT:
+    case CR_LR_SCHEDULE_PLATEAU: return s->lr;
     case CR_LR_SCHEDULE_STEP: return s->lr * pow(s->gamma, (double)(k / s->step_size));
     case CR_LR_SCHEDULE_COSINE: {
         double phase = (1.0 + cos(M_PI * (double)k / (double)steps)) / 2.0; /* 1 down to 0 */

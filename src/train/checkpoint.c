@@ -76,6 +76,8 @@ cr_status cr_checkpoint_save(const char *path, cr_graph *g, cr_optimizer *opt,
     meta_add(&m, "stage_epochs", format("%d", info->stage.epochs_in_stage));
     meta_add(&m, "stage_since_improvement", format("%d", info->stage.since_improvement));
     meta_add(&m, "stage_best", format("%.17g", info->stage.best));
+    meta_add(&m, "plateau", format("%d %d %.17g", info->plateau.reductions,
+                                   info->plateau.bad_epochs, info->plateau.best));
     if (info->batch > 0) {
         const cr_metrics_totals *t = &info->batch_totals;
         meta_add(&m, "epoch_batch", format("%d", info->batch));
@@ -164,6 +166,19 @@ static cr_status read_classes(const cr_safetensors *file, cr_checkpoint_info *in
     return CR_STATUS_OK;
 }
 
+/* A plateau schedule's watch; none in a file written before it was kept. */
+static cr_status read_plateau(const cr_safetensors *file, cr_checkpoint_info *info) {
+    info->plateau = (cr_plateau_state){.best = NAN};
+    const char *text = cr_safetensors_metadata(file, "plateau");
+    if (!text) return CR_STATUS_OK;
+    cr_plateau_state *p = &info->plateau;
+    if (sscanf(text, "%d %d %lf", &p->reductions, &p->bad_epochs, &p->best) != 3 ||
+        p->reductions < 0 || p->bad_epochs < 0)
+        return cr_fail(CR_STATUS_DATA, "%s: metadata 'plateau' is malformed: %s",
+                       cr_safetensors_path(file), text);
+    return CR_STATUS_OK;
+}
+
 /* A checkpoint written in the middle of an epoch: how far it got and what it scored. */
 static cr_status read_epoch_batch(const cr_safetensors *file, cr_checkpoint_info *info) {
     info->switch_val_loss = info->switch_val_acc = NAN;
@@ -230,6 +245,7 @@ cr_status cr_checkpoint_read_info(const cr_safetensors *file, cr_checkpoint_info
         info->stage.best = strtod(text, NULL);
     }
     CR_TRY(read_epoch_batch(file, info));
+    CR_TRY(read_plateau(file, info));
     cr_status s = read_classes(file, info);
     if (s != CR_STATUS_OK) cr_checkpoint_info_free(info);
     return s;

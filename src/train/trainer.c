@@ -27,6 +27,7 @@ cr_train_config cr_train_defaults(void) {
                         .patience = 3},
         .seed = 0,
         .mix = {.prob = 1.0f, .switch_prob = 0.5f},
+        .plateau_patience = 3, .plateau_factor = 0.1,
         .lr_schedule = cr_lr_schedule_defaults(CR_LR_SCHEDULE_ONECYCLE, 0.1, 1),
         .optimizer = cr_optimizer_defaults(CR_OPTIMIZER_SGD),
     };
@@ -36,13 +37,24 @@ cr_train_config cr_train_defaults(void) {
     return c;
 }
 
-/* The lr factor of each stage by the step it began at, read by the LR schedule's scale hook so
- * that the factor is a function of the step. A resumed run's table starts at its first step. */
+/* How many times a plateau schedule lowers the lr at most: 0.1^32 is far below any use. */
+enum { MAX_REDUCTIONS = 32, MAX_LR_FACTORS = CR_SCHEDULE_MAX_STAGES + MAX_REDUCTIONS };
+
+/* The lr factor from each step on where it changed (a stage began, a plateau schedule lowered the
+ * lr), read by the LR schedule's scale hook so that the factor is a function of the step. A
+ * resumed run's table starts at its first step. */
 typedef struct lr_scale_table {
-    int64_t first_step[CR_SCHEDULE_MAX_STAGES];
-    double factor[CR_SCHEDULE_MAX_STAGES];
+    int64_t first_step[MAX_LR_FACTORS];
+    double factor[MAX_LR_FACTORS];
     int count;
 } lr_scale_table;
+
+/* Sets the lr factor from `step` on. */
+static void set_lr_factor(lr_scale_table *t, int64_t step, double factor) {
+    if (t->count == MAX_LR_FACTORS) return;
+    t->first_step[t->count] = step;
+    t->factor[t->count++] = factor;
+}
 
 /* The last of count stages, by their first steps in increasing order, begun by `step`; -1 when
  * none has. */
@@ -89,6 +101,8 @@ typedef struct run {
     cr_tensorboard *events;
     cr_lr_schedule lr_schedule;
     lr_scale_table lr_scale;
+    double stage_lr_scale;  /* of the current stage */
+    cr_plateau_state plateau; /* --lr-schedule plateau: where the watch for a plateau is */
     lr_pace_table lr_pace;
     cr_stage_machine stages;
     cr_epoch_context ctx;
@@ -178,6 +192,7 @@ static cr_checkpoint_info checkpoint_info(const run *r, int epoch, int resolutio
         .resolution = resolution, .epoch = epoch, .step = r->ctx.step,
         .best_metric = r->best_acc, .best_epoch = r->best_epoch, .seed = c->seed,
         .class_names = r->class_names, .config = c->config_yaml, .stage = r->stages.state,
+        .plateau = r->plateau,
     };
     snprintf(info.model, sizeof info.model, "%s", c->model);
     memcpy(info.mean, c->mean, sizeof info.mean);
@@ -295,6 +310,7 @@ static void restore_progress(run *r, const cr_checkpoint_info *info) {
     r->resume_totals = info->batch_totals;
     r->resume_switch_loss = info->switch_val_loss;
     r->resume_switch_acc = info->switch_val_acc;
+    r->plateau = info->plateau;
 }
 
 static cr_status resume(run *r) {
@@ -439,6 +455,10 @@ static cr_status set_up(run *r, cr_backend *be) {
                                 .dist = c->dist, .stop = c->stop, .ema = r->ema};
     r->total_epochs = cr_stage_machine_total_epochs(&r->stages);
     r->best_acc = NAN;
+    r->plateau.best = NAN;
+    if (c->lr_schedule.kind == CR_LR_SCHEDULE_PLATEAU && !c->val)
+        return cr_fail(CR_STATUS_INVALID, "--lr-schedule plateau lowers the lr when validation "
+                       "stops improving: give --val-csv or --val-split");
     if (c->out_dir && c->resume) CR_TRY(resume(r));
     if (c->out_dir && cr_dist_writes(c->dist)) {
         CR_TRY(cr_make_dirs(c->out_dir));
@@ -603,15 +623,39 @@ static void set_regularization(run *r, const cr_stage_plan *plan) {
     }
 }
 
+/* The factor the plateau schedule's reductions so far put on the lr. */
+static double plateau_factor(const run *r) {
+    return pow(r->config->plateau_factor, r->plateau.reductions);
+}
+
+/* --lr-schedule plateau after an epoch's validation, as torch's ReduceLROnPlateau (relative
+ * threshold 1e-4, no cooldown): `metric` improving on the best by more than the threshold resets
+ * the count of epochs without improvement; when that count passes the patience, the lr is lowered
+ * by the factor from the next step on, and this says so. */
+static bool watch_plateau(run *r, double metric, bool maximize) {
+    const cr_train_config *c = r->config;
+    cr_plateau_state *p = &r->plateau;
+    double threshold = 1e-4 * fabs(p->best);
+    bool better = isnan(p->best) || (maximize ? metric > p->best + threshold
+                                              : metric < p->best - threshold);
+    if (better) {
+        p->best = metric;
+        p->bad_epochs = 0;
+        return false;
+    }
+    if (++p->bad_epochs <= c->plateau_patience || p->reductions == MAX_REDUCTIONS) return false;
+    p->reductions++;
+    p->bad_epochs = 0;
+    set_lr_factor(&r->lr_scale, r->ctx.step, r->stage_lr_scale * plateau_factor(r));
+    return true;
+}
+
 /* The first epoch of a stage, or of a resumed run inside one: the stage's lr factor from this
  * step on, the console line and, after a switch, BatchNorm re-estimation at the new size. */
 static cr_status begin_stage(run *r, const cr_stage_plan *plan, int epoch) {
     const cr_train_config *c = r->config;
-    lr_scale_table *t = &r->lr_scale;
-    if (t->count < CR_SCHEDULE_MAX_STAGES) {
-        t->first_step[t->count] = r->ctx.step;
-        t->factor[t->count++] = plan->lr_scale;
-    }
+    r->stage_lr_scale = plan->lr_scale;
+    set_lr_factor(&r->lr_scale, r->ctx.step, plan->lr_scale * plateau_factor(r));
     set_regularization(r, plan);
     if (c->console && plan->stages > 1) {
         fprintf(c->console, "stage %d/%d: %dx%d, batch %d, lr %.4g, ", plan->stage + 1,
@@ -763,10 +807,17 @@ static cr_status train_loop(run *r, cr_train_result *result) {
                                               ? rec.ema_val_acc : rec.ema_val_loss)
                         : c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? rec.val_acc : rec.val_loss;
         cr_stage_machine_observe(&r->stages, c->val ? metric : NAN);
+        bool lowered = c->val && c->lr_schedule.kind == CR_LR_SCHEDULE_PLATEAU &&
+                       watch_plateau(r, metric, c->stage_metric == CR_STAGE_METRIC_VAL_ACC);
         double now = cr_now_seconds();
         rec.epoch_seconds = now - epoch_start;
         rec.elapsed_seconds = r->elapsed_before + (now - start);
         CR_TRY(finish_epoch(r, &rec, improved));
+        if (lowered && c->console)
+            fprintf(c->console, "lr lowered to %.4g: %s has not improved for %d epochs\n",
+                    cr_lr_schedule_at(&r->lr_schedule, r->ctx.step),
+                    c->stage_metric == CR_STAGE_METRIC_VAL_ACC ? "val_acc" : "val_loss",
+                    c->plateau_patience + 1);
         result->epochs = epoch + 1;
         result->val_acc = ema_decides(r) ? rec.ema_val_acc : rec.val_acc;
         result->val_loss = ema_decides(r) ? rec.ema_val_loss : rec.val_loss;

@@ -130,10 +130,15 @@ static void test_validation(void) {
     CHECK_FAILS(cr_lr_schedule_validate(&s), CR_STATUS_INVALID, "step size 0 must be >= 1");
 
     cr_lr_schedule_kind kind;
-    for (int k = CR_LR_SCHEDULE_CONSTANT; k <= CR_LR_SCHEDULE_ONECYCLE; k++)
+    for (int k = CR_LR_SCHEDULE_CONSTANT; k <= CR_LR_SCHEDULE_PLATEAU; k++)
         CHECK(cr_lr_schedule_parse(cr_lr_schedule_name((cr_lr_schedule_kind)k), &kind) == 0 &&
               kind == (cr_lr_schedule_kind)k);
-    CHECK(cr_lr_schedule_parse("plateau", &kind) == -1);
+    CHECK(cr_lr_schedule_parse("exponential", &kind) == -1);
+
+    /* plateau holds its lr: the trainer lowers it through the scale hook */
+    s = cr_lr_schedule_defaults(CR_LR_SCHEDULE_PLATEAU, 0.3, 10);
+    CHECK_OK(cr_lr_schedule_validate(&s));
+    CHECK(cr_lr_schedule_at(&s, 0) == 0.3 && cr_lr_schedule_at(&s, 9) == 0.3);
 }
 
 /* Helper mode: a schedule from key=value arguments, every step's lr on stdout. */
