@@ -13,31 +13,34 @@ static cr_dist *run_processes;
 void cr_cli_set_dist(cr_dist *dist) { run_processes = dist; }
 cr_dist *cr_cli_dist(void) { return run_processes; }
 
-/* "rank 1 of 2: " before an error when there are several processes, so that a reader knows
- * which one failed. */
-static void print_error_prefix(void) {
-    fprintf(stderr, "crescendo: error: ");
+/* Prints "crescendo: error: MESSAGE" and the lines after it in one write, with "rank 1 of 2: "
+ * before the message when there are several processes: so that a reader knows which one failed,
+ * and mpirun, which forwards what each process writes, cannot cut the line. */
+static void print_error(const char *message, const char *after) {
+    char rank[48] = "";
     if (cr_dist_size(run_processes) > 1)
-        fprintf(stderr, "rank %d of %d: ", cr_dist_rank(run_processes),
-                cr_dist_size(run_processes));
+        snprintf(rank, sizeof rank, "rank %d of %d: ", cr_dist_rank(run_processes),
+                 cr_dist_size(run_processes));
+    char text[2048];
+    snprintf(text, sizeof text, "crescendo: error: %s%s\n%s", rank, message, after);
+    fputs(text, stderr);
 }
 
 int cr_cli_usage_error(const char *command, const char *fmt, ...) {
-    char message[1024];
+    char message[1024], help[128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    print_error_prefix();
-    fprintf(stderr, "%s\ntry 'crescendo %s%s--help'\n", message, command ? command : "",
-            command ? " " : "");
+    snprintf(help, sizeof help, "try 'crescendo %s%s--help'\n", command ? command : "",
+             command ? " " : "");
+    print_error(message, help);
     return CR_EXIT_USAGE;
 }
 
 int cr_cli_failure(cr_status status) {
     const char *message = cr_error_message();
-    print_error_prefix();
-    fprintf(stderr, "%s\n", message[0] ? message : cr_status_name(status));
+    print_error(message[0] ? message : cr_status_name(status), "");
     return CR_EXIT_FAILURE;
 }
 
