@@ -51,6 +51,10 @@ typedef struct cr_checkpoint_info {
                                              * stage switch (NaN when none) */
     const char *const *class_names; /* (num_classes); on read, owned by the info (cr_checkpoint_info_free) */
     const char *config;   /* the run's configuration as YAML, or NULL */
+    const cr_named_tensor *extra; /* written with the optimizer's state: more of the trainer's
+                                   * state, named under CR_OPTIMIZER_PREFIX (the weights' moving
+                                   * average); not read back by cr_checkpoint_read_info */
+    int extra_count;
 } cr_checkpoint_info;
 
 /* Writes path atomically: the graph's state dict, the optimizer's state when opt is not NULL,

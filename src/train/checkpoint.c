@@ -95,12 +95,14 @@ cr_status cr_checkpoint_save(const char *path, cr_graph *g, cr_optimizer *opt,
     int count = state.count;
     if (s == CR_STATUS_OK) {
         int extra = opt ? cr_optimizer_state_count(opt) : 0;
-        all = malloc(sizeof *all * (size_t)(state.count + extra + 1));
+        int more = opt ? info->extra_count : 0;
+        all = malloc(sizeof *all * (size_t)(state.count + extra + more + 1));
         if (!all) s = cr_fail(CR_STATUS_NOMEM, "out of memory writing %s", path);
         else memcpy(all, state.tensors, sizeof *all * (size_t)state.count);
         if (s == CR_STATUS_OK && opt) {
             s = cr_optimizer_state_export(opt, all + state.count);
             count += extra;
+            for (int i = 0; i < more; i++) all[count++] = info->extra[i];
         }
     }
     if (s == CR_STATUS_OK) s = cr_safetensors_write(path, all, count, m.entries, m.count);

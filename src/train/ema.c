@@ -70,3 +70,22 @@ float *cr_ema_buffers(cr_ema *e, size_t *count) {
     *count = e->buffer_count;
     return e->buffers;
 }
+
+static const char *const NAMES[CR_EMA_TENSORS] = {CR_OPTIMIZER_PREFIX "ema.values",
+                                                  CR_OPTIMIZER_PREFIX "ema.buffers"};
+
+void cr_ema_state(cr_ema *e, cr_named_tensor out[CR_EMA_TENSORS]) {
+    int64_t values = (int64_t)e->value_count, buffers = (int64_t)e->buffer_count;
+    out[0] = (cr_named_tensor){NAMES[0], cr_tensor_make(CR_DTYPE_F32, 1, &values, e->values)};
+    out[1] = (cr_named_tensor){NAMES[1], cr_tensor_make(CR_DTYPE_F32, 1, &buffers, e->buffers)};
+}
+
+cr_status cr_ema_load(cr_ema *e, const cr_safetensors *file) {
+    int64_t values = (int64_t)e->value_count, buffers = (int64_t)e->buffer_count;
+    const cr_tensor *v, *b;
+    CR_TRY(cr_safetensors_expect(file, NAMES[0], CR_DTYPE_F32, 1, &values, &v));
+    CR_TRY(cr_safetensors_expect(file, NAMES[1], CR_DTYPE_F32, 1, &buffers, &b));
+    memcpy(e->values, v->data, e->value_count * sizeof *e->values);
+    memcpy(e->buffers, b->data, e->buffer_count * sizeof *e->buffers);
+    return CR_STATUS_OK;
+}

@@ -4,6 +4,8 @@
 #define CR_TRAIN_EMA_H
 
 #include "crescendo/graph.h"
+#include "crescendo/optim.h"
+#include "crescendo/safetensors.h"
 
 typedef struct cr_ema cr_ema;
 
@@ -18,5 +20,13 @@ void cr_ema_update(cr_ema *e);
 void cr_ema_swap(cr_ema *e);
 /* The averaged buffers (BatchNorm statistics), which processes average like the model's. */
 float *cr_ema_buffers(cr_ema *e, size_t *count);
+
+/* The average as two flat tensors (values, buffers) named CR_OPTIMIZER_PREFIX "ema.values" and
+ * "ema.buffers", views of its memory, so that a checkpoint keeps it with the optimizer's state. */
+enum { CR_EMA_TENSORS = 2 };
+void cr_ema_state(cr_ema *e, cr_named_tensor out[CR_EMA_TENSORS]);
+/* The average as cr_ema_state wrote it into `file`; CR_STATUS_DATA naming the file when it has
+ * none or of another size. */
+cr_status cr_ema_load(cr_ema *e, const cr_safetensors *file);
 
 #endif

@@ -265,36 +265,22 @@ static cr_status save_ema(run *r, const char *name, const cr_checkpoint_info *in
     return s;
 }
 
-/* A checkpoint of the run folder (path_in's `name`, its path in `path`), opened as every process
- * sees it, with its metadata; the caller frees the info and closes the file. */
-static cr_status open_checkpoint(const run *r, const char *name, char *path, size_t size,
-                                 cr_safetensors **file, cr_checkpoint_info *info) {
-    CR_TRY(path_in(r, name, path, size));
-    CR_TRY(open_shared(r, path, file));
-    cr_status s = cr_checkpoint_read_info(*file, info);
-    if (s != CR_STATUS_OK) cr_safetensors_close(*file);
-    return s;
-}
-
-/* The moving average a resumed run continues: ema.safetensors, of the same step as last's. */
-static cr_status resume_ema(run *r, int64_t step) {
+/* last.safetensors: the model, the optimizer's state and with --ema the average beside it, in
+ * one file so that a resume finds them of one step; then ema.safetensors, the average alone for
+ * other programs. */
+static cr_status save_last(run *r, cr_checkpoint_info *info) {
     char path[4096];
-    cr_safetensors *file;
-    cr_checkpoint_info info;
-    CR_TRY(open_checkpoint(r, "ema.safetensors", path, sizeof path, &file, &info));
-    cr_status s = CR_STATUS_OK;
-    if (info.step != step)
-        s = cr_fail(CR_STATUS_DATA, "%s holds the average of step %lld, last.safetensors step "
-                    "%lld: the run stopped between writing the two", path,
-                    (long long)info.step, (long long)step);
-    if (s == CR_STATUS_OK) {
-        cr_ema_swap(r->ema);
-        s = cr_graph_state_load(r->graph, file, NULL);
-        cr_ema_swap(r->ema);
+    cr_named_tensor average[CR_EMA_TENSORS];
+    if (r->ema) {
+        cr_ema_state(r->ema, average);
+        info->extra = average;
+        info->extra_count = CR_EMA_TENSORS;
     }
-    cr_checkpoint_info_free(&info);
-    cr_safetensors_close(file);
-    return s;
+    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
+    CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, info));
+    info->extra = NULL;
+    info->extra_count = 0;
+    return r->ema ? save_ema(r, "ema.safetensors", info) : CR_STATUS_OK;
 }
 
 /* Where the run stopped, as the trainer counts it: the epoch and the step, the best so far, the
@@ -315,10 +301,15 @@ static void restore_progress(run *r, const cr_checkpoint_info *info) {
 
 static cr_status resume(run *r) {
     char path[4096];
+    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
     cr_safetensors *file;
+    CR_TRY(open_shared(r, path, &file));
     cr_checkpoint_info info;
-    CR_TRY(open_checkpoint(r, "last.safetensors", path, sizeof path, &file, &info));
-    cr_status s = CR_STATUS_OK;
+    cr_status s = cr_checkpoint_read_info(file, &info);
+    if (s != CR_STATUS_OK) {
+        cr_safetensors_close(file);
+        return s;
+    }
     if (strcmp(info.model, r->config->model) != 0 ||
         info.num_classes != cr_dataset_num_classes(r->config->train))
         s = cr_fail(CR_STATUS_INVALID, "%s holds a %s with %d classes; this run trains a %s "
@@ -327,7 +318,7 @@ static cr_status resume(run *r) {
     if (s == CR_STATUS_OK)
         s = cr_graph_state_load(r->graph, file, (const char *const[]){CR_OPTIMIZER_PREFIX, NULL});
     if (s == CR_STATUS_OK) s = cr_optimizer_state_import(r->optimizer, file);
-    if (s == CR_STATUS_OK && r->ema) s = resume_ema(r, info.step);
+    if (s == CR_STATUS_OK && r->ema) s = cr_ema_load(r->ema, file);
     if (s == CR_STATUS_OK) s = restore_stage(r, &info, path);
     if (s == CR_STATUS_OK) restore_progress(r, &info);
     if (s == CR_STATUS_OK && r->config->console && info.batch > 0)
@@ -535,9 +526,7 @@ static cr_status finish_epoch(run *r, const cr_epoch_record *rec, bool improved)
     char path[4096];
     cr_checkpoint_info info = checkpoint_info(r, rec->epoch, rec->resolution);
     info.elapsed_seconds = rec->elapsed_seconds;
-    if (r->ema) CR_TRY(save_ema(r, "ema.safetensors", &info)); /* first: resume checks the pair */
-    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
-    CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
+    CR_TRY(save_last(r, &info));
     if (improved && ema_decides(r)) return save_ema(r, "best.safetensors", &info);
     if (improved) {
         CR_TRY(path_in(r, "best.safetensors", path, sizeof path));
@@ -746,13 +735,11 @@ static cr_status stop_inside_epoch(run *r, const cr_stage_plan *plan, int epoch,
     info.batch_totals = train->totals;
     info.switch_val_loss = r->switch_val_loss;
     info.switch_val_acc = r->switch_val_acc;
-    char path[4096];
-    if (r->ema) CR_TRY(save_ema(r, "ema.safetensors", &info));
-    CR_TRY(path_in(r, "last.safetensors", path, sizeof path));
-    CR_TRY(cr_checkpoint_save(path, r->graph, r->optimizer, &info));
+    CR_TRY(save_last(r, &info));
     if (c->console)
-        fprintf(c->console, "stopped inside epoch %d after its batch %d: %s holds the run "
-                "(--resume %s continues it)\n", epoch + 1, train->batches, path, c->out_dir);
+        fprintf(c->console, "stopped inside epoch %d after its batch %d: %s/last.safetensors "
+                "holds the run (--resume %s continues it)\n", epoch + 1, train->batches,
+                c->out_dir, c->out_dir);
     return CR_STATUS_OK;
 }
 
