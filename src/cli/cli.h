@@ -16,6 +16,8 @@ enum {
     CR_EXIT_OK = 0,
     CR_EXIT_FAILURE = 1,
     CR_EXIT_USAGE = 2,
+    CR_EXIT_STOPPED = 128, /* plus the signal: train stopped on request, resumable; every process
+                            * of a job stopped at the same step */
     CR_CLI_CONTINUE = -1 /* from cr_cli_parse: not an exit status, go on with the command */
 };
 

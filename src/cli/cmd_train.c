@@ -605,7 +605,7 @@ int cr_cli_train_command(int argc, char **argv, bool find) {
     cr_dataset_destroy(val);
     cr_dataset_destroy(train);
     if (s != CR_STATUS_OK) return cr_cli_failure(s);
-    return stopped ? 128 + stop_signal : CR_EXIT_OK; /* as a shell reports the signal's end */
+    return stopped ? CR_EXIT_STOPPED + stop_signal : CR_EXIT_OK; /* as a shell reports it */
 }
 
 int cr_cmd_train(int argc, char **argv) { return cr_cli_train_command(argc, argv, false); }

@@ -1,6 +1,7 @@
 /* The `crescendo` program: sets up the log, joins the MPI job when mpirun started it, handles the
  * program-wide options (-v, --version) and hands the rest to the command named first. The only
  * place the process exits, and the one that ends every process of a job when one fails. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,8 +57,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "crescendo: error: cannot write to standard output\n");
         if (status == CR_EXIT_OK) status = CR_EXIT_FAILURE;
     }
-    /* the others may be waiting in a collective for this one: end them all */
-    if (status != CR_EXIT_OK) {
+    /* the others may be waiting in a collective for this one: end them all (a stop on request
+     * is agreed by every process, which leave the job together) */
+    if (status != CR_EXIT_OK && status != CR_EXIT_STOPPED + SIGINT &&
+        status != CR_EXIT_STOPPED + SIGTERM) {
         fflush(stderr);
         cr_dist_abort(cr_cli_dist(), status);
     }

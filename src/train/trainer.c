@@ -728,6 +728,9 @@ static cr_status stop_inside_epoch(run *r, const cr_stage_plan *plan, int epoch,
     result->stopped_batch = train->batches;
     result->epochs = epoch;
     result->seconds = elapsed;
+    /* one set of BatchNorm statistics for every process to resume from: their mean, which the
+     * epoch's end takes as well (the running update is linear in them) */
+    CR_TRY(average_statistics(r));
     if (!c->out_dir || !cr_dist_writes(c->dist)) return CR_STATUS_OK;
     cr_checkpoint_info info = checkpoint_info(r, epoch, plan->resolution);
     info.elapsed_seconds = elapsed;

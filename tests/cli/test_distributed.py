@@ -7,13 +7,16 @@
 - killing one rank mid-epoch ends the job in bounded time with mpirun's line naming the rank, the
   run folder resumes, and the resumed run's epochs are those of an uninterrupted run;
 - a bad image met by one rank stops every rank with one line naming the rank and the file;
-- --time-budget plans once for every process: the plan rank 0 prints is what all of them train.
+- --time-budget plans once for every process: the plan rank 0 prints is what all of them train;
+- SIGTERM to mpirun stops every rank at one step with last.safetensors written there, and the
+  resumed job ends as the uninterrupted one.
 
 Skipped (exit 77) when this build has no MPI or mpirun is missing."""
 import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -186,6 +189,44 @@ def test_killed_rank_and_resume(tmp, data):
           "epochs")
 
 
+def close(a, b, what):
+    """Per-epoch metrics equal, the losses within float rounding (a resumed job's BatchNorm
+    statistics are averaged at the stop, which the epoch's end does too, in another order)."""
+    check(len(a) == len(b), f"{what}: {len(a)} epochs against {len(b)}")
+    for x, y in zip(a, b):
+        for key in x:
+            same = x[key] == y[key] or (isinstance(x[key], float) and isinstance(y[key], float)
+                                        and abs(x[key] - y[key]) <= 1e-6 * abs(x[key]))
+            check(same, f"{what}: epoch {x['epoch']} {key}: {x[key]} against {y[key]}")
+
+
+def test_stopped_job_resumes(tmp, data):
+    whole, cut = os.path.join(tmp, "whole-stop"), os.path.join(tmp, "cut-stop")
+    args = ["--data", data, "--train-csv", "train.csv", "--val-csv", "val.csv", "--model",
+            "simple_cnn", "--resolution", "64", "--batch-size", "2", "--epochs", "12", "--seed",
+            "3", "--threads", "1"]
+    mpi_train(2, *args, "--out", whole)
+    proc = subprocess.Popen(["mpirun", "-np", "2", CRESCENDO, "train", *args, "--out", cut],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=MPI_ENV)
+    log = os.path.join(cut, "metrics.jsonl")
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if os.path.exists(log) and os.path.getsize(log) > 0:
+            break
+        time.sleep(0.002)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # mpirun passes it on to every rank
+    out, err = proc.communicate(timeout=120)
+    check("stopped" in out and "--resume" in out, f"the job stopped where it was: {out[-600:]}"
+          f"\n{err[-600:]}")
+    mpi_train(2, "--resume", cut)
+    close(without_timings(metrics(whole)), without_timings(metrics(cut)),
+          "a job stopped by SIGTERM and resumed")
+    print("SIGTERM to mpirun: every rank stopped at one step; the resumed job ends as the "
+          "uninterrupted one")
+
+
 def test_bad_image_on_one_rank(tmp, data):
     bad = os.path.join(tmp, "bad")
     shutil.copytree(data, bad)
@@ -230,6 +271,7 @@ def main():
         test_killed_rank_and_resume(tmp, data)
         test_bad_image_on_one_rank(tmp, data)
         test_time_budget(tmp, data)
+        test_stopped_job_resumes(tmp, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
