@@ -41,17 +41,22 @@ def without_timings(rows):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
 
 
-def kill_after_epochs(args, out, epochs):
-    """Starts `crescendo args` and kills it once `epochs` epochs are in out/metrics.jsonl."""
-    proc = subprocess.Popen([CRESCENDO, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def wait_for_epochs(proc, out, epochs):
+    """Waits (two minutes at most) until out/metrics.jsonl holds `epochs` epochs or proc ends."""
     log = os.path.join(out, "metrics.jsonl")
     deadline = time.time() + 120
     while proc.poll() is None and time.time() < deadline:
         if os.path.exists(log) and sum(1 for _ in open(log)) >= epochs:
-            proc.kill()
-            break
-        time.sleep(0.005)
+            return
+        time.sleep(0.002)
+
+
+def kill_after_epochs(args, out, epochs):
+    """Starts `crescendo args` and kills it once `epochs` epochs are in out/metrics.jsonl."""
+    proc = subprocess.Popen([CRESCENDO, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for_epochs(proc, out, epochs)
+    proc.kill()
     proc.wait()
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from cli_testing import (CRESCENDO, check, finish, metrics, run,  # noqa: E402
-                         without_timings)
+                         wait_for_epochs, without_timings)
 
 SKIP = 77
 # mpirun refuses root unless told; CI runs as root
@@ -159,14 +159,9 @@ def test_killed_rank_and_resume(tmp, data):
     proc = subprocess.Popen(["mpirun", "-np", "2", CRESCENDO, "train", *args, "--out", cut],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=MPI_ENV)
-    log = os.path.join(cut, "metrics.jsonl")
-    deadline = time.time() + 120
-    victim = rank_pid(proc.pid, 1, deadline)
+    victim = rank_pid(proc.pid, 1, time.time() + 120)
     check(victim is not None, "rank 1 of the job found")
-    while proc.poll() is None and time.time() < deadline:
-        if os.path.exists(log) and sum(1 for _ in open(log)) >= 1:
-            break
-        time.sleep(0.002)
+    wait_for_epochs(proc, cut, 1)
     killed = time.time()
     os.kill(victim, 9)
     try:
@@ -209,12 +204,7 @@ def test_stopped_job_resumes(tmp, data):
     proc = subprocess.Popen(["mpirun", "-np", "2", CRESCENDO, "train", *args, "--out", cut],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=MPI_ENV)
-    log = os.path.join(cut, "metrics.jsonl")
-    deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline:
-        if os.path.exists(log) and os.path.getsize(log) > 0:
-            break
-        time.sleep(0.002)
+    wait_for_epochs(proc, cut, 1)
     time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)  # mpirun passes it on to every rank
     out, err = proc.communicate(timeout=120)

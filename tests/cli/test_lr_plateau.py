@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cli_testing import CRESCENDO, check, finish, metrics, run, without_timings  # noqa: E402
+from cli_testing import (CRESCENDO, check, finish, metrics, run,  # noqa: E402
+                         wait_for_epochs, without_timings)
 
 LR, FACTOR, PATIENCE = 0.05, 0.5, 1
 
@@ -54,13 +54,8 @@ def main():
         cut = os.path.join(tmp, "cut")
         proc = subprocess.Popen([CRESCENDO, *args, "--out", cut], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        log = os.path.join(cut, "metrics.jsonl")
-        deadline = time.time() + 120
-        while proc.poll() is None and time.time() < deadline:
-            if os.path.exists(log) and sum(1 for _ in open(log)) >= 4:
-                proc.send_signal(signal.SIGTERM)
-                break
-            time.sleep(0.002)
+        wait_for_epochs(proc, cut, 4)
+        proc.send_signal(signal.SIGTERM)
         check(proc.wait() == 143, "stopped by SIGTERM")
         run("train", "--resume", cut)
         check(without_timings(metrics(cut)) == without_timings(rows),

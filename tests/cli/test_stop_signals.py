@@ -14,7 +14,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cli_testing import CRESCENDO, check, finish, metrics, run, without_timings  # noqa: E402
+from cli_testing import (CRESCENDO, check, finish, metrics, run,  # noqa: E402
+                         wait_for_epochs, without_timings)
 
 
 def metadata(path):
@@ -27,12 +28,7 @@ def stop_mid_run(args, out, signo, delay):
     """Starts the run, sends `signo` `delay` seconds after its first epoch is logged."""
     proc = subprocess.Popen([CRESCENDO, *args, "--out", out], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    log = os.path.join(out, "metrics.jsonl")
-    deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline:
-        if os.path.exists(log) and os.path.getsize(log) > 0:
-            break
-        time.sleep(0.002)
+    wait_for_epochs(proc, out, 1)
     time.sleep(delay)
     proc.send_signal(signo)
     stdout, stderr = proc.communicate(timeout=120)
